@@ -1,0 +1,211 @@
+"""
+Small helpers shared by train_aux.py, train_flow.py, train_sampler.py, sample.py and evaluate.py:
+device and DDP set-up, the memory-mapped image data, per-iteration random generators, the
+learning-rate schedule, EMA, atomic checkpoints, loading the frozen stages, PNG grids.
+Plain functions; the training loops themselves live in the scripts.
+"""
+import contextlib
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+
+import model as M
+
+
+def die(msg):
+    """A one-line error on stderr and exit code 1 (no stack trace)."""
+    if dist.is_available() and dist.is_initialized():
+        msg = f'[rank {dist.get_rank()}] {msg}'
+    print(f'error: {msg}', file=sys.stderr, flush=True)
+    os._exit(1) if dist.is_available() and dist.is_initialized() else sys.exit(1)
+
+
+# -----------------------------------------------------------------------------
+# device, DDP, precision
+
+def init_distributed(device):
+    """-> (rank, world_size, device, master). Under torchrun (RANK set) joins the process group:
+    nccl on CUDA, gloo on CPU; each rank takes the GPU of its LOCAL_RANK."""
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        die(f"device '{device}' requested but CUDA is not available; use --device=cpu")
+    if int(os.environ.get('RANK', -1)) == -1:
+        return 0, 1, device, True
+    rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    if device.startswith('cuda'):
+        device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+        torch.cuda.set_device(device)
+    dist.init_process_group('nccl' if device.startswith('cuda') else 'gloo')
+    return rank, world, device, rank == 0
+
+
+def autocast(device, dtype):
+    """bf16 (or fp16) autocast on CUDA; CPU runs in float32."""
+    if not str(device).startswith('cuda') or dtype == 'float32':
+        return contextlib.nullcontext()
+    return torch.autocast('cuda', dtype={'bfloat16': torch.bfloat16, 'float16': torch.float16}[dtype])
+
+
+def iteration_rng(seed, it, rank, device):
+    """Generators for one iteration on one rank (data indices on CPU, noise on the device).
+    Seeded from (seed, iteration, rank): a resumed run draws exactly what an unbroken one would."""
+    s = (seed * 1_000_003 + it) * 4099 + rank
+    cpu = torch.Generator().manual_seed(s)
+    return cpu, (cpu if str(device) == 'cpu' else torch.Generator(device=device).manual_seed(s))
+
+
+def no_sync(model, skip):
+    """DDP gradient all-reduce only on the last micro-step of gradient accumulation."""
+    return model.no_sync() if skip and hasattr(model, 'no_sync') else contextlib.nullcontext()
+
+
+# -----------------------------------------------------------------------------
+# data: uint8 [N, H, W, C] from data/prepare.py
+
+def load_data(path):
+    if not os.path.isfile(path):
+        die(f"data file '{path}' not found; build it with data/prepare.py (see README)")
+    try:
+        data = np.load(path)['images'] if path.endswith('.npz') else np.load(path, mmap_mode='r')
+    except Exception as e:
+        die(f"data file '{path}' could not be read ({type(e).__name__}: {e})")
+    if data.ndim != 4 or data.dtype != np.uint8 or len(data) == 0:
+        die(f"data file '{path}' must hold a non-empty uint8 array [N, H, W, C], got {data.dtype} {list(data.shape)}")
+    return data
+
+
+def get_batch(data, idx, device, flip=False, gen=None):
+    """Images idx -> float [B, C, H, W] in [-1, 1] on device (random horizontal flips if flip)."""
+    idx = np.sort(idx.numpy())  # sorted reads are kinder to a memory-mapped file
+    x = torch.from_numpy(np.ascontiguousarray(data[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    if flip:
+        f = torch.rand(len(idx), generator=gen) < 0.5
+        x[f] = x[f].flip(-1)
+    return x.to(device, non_blocking=True)
+
+
+# -----------------------------------------------------------------------------
+# optimisation
+
+def lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr):
+    """Linear warmup, then constant (the paper) or cosine decay to min_lr."""
+    if it < warmup_iters:
+        return lr * (it + 1) / warmup_iters
+    if not decay_lr:
+        return lr
+    p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
+    return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
+
+
+@torch.no_grad()
+def ema_update(ema, model, decay, it):
+    d = min(decay, (1 + it) / (10 + it))
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1 - d)
+
+
+def check_ranks_in_sync(model, master):
+    """Under DDP every rank must end with the same weights: compare per-tensor checksums across ranks."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dev = next(model.parameters()).device
+    mine = torch.stack([s for p in model.parameters() for s in (p.double().sum(), p.double().square().sum())]).to(dev)
+    every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(every, mine)
+    if not all(torch.equal(every[0], e) for e in every):
+        die('the DDP ranks ended with different weights')
+    if master:
+        print(f'DDP: weights identical on all {len(every)} ranks', flush=True)
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# -----------------------------------------------------------------------------
+# checkpoints
+
+def save_checkpoint(obj, path):
+    """Atomic: write a temp file in the same folder, fsync, rename over the old one, fsync the folder.
+    A crash at any moment leaves either the old or the new checkpoint, never a torn one."""
+    tmp = f'{path}.tmp.{os.getpid()}'
+    try:
+        with open(tmp, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(e, OSError):
+            die(f"could not write checkpoint '{path}' ({e}); the previous checkpoint is kept")
+        raise
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path, what):
+    """torch.load(weights_only=True): a checkpoint is data, never code. One-line errors."""
+    if not os.path.isfile(path):
+        die(f"no {what} checkpoint at '{path}'; train it first (see README) or set --out_dir")
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:
+        die(f"{what} checkpoint '{path}' could not be loaded safely ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+
+
+def aux_ref(ck):
+    """What identifies an aux checkpoint: its run id and iteration (stored by the later stages)."""
+    return {'run_id': ck['run_id'], 'iter': ck['iter']}
+
+
+def load_aux(out_dir, device):
+    """The frozen stage-1 model (EMA weights) -> (AuxModel, checkpoint)."""
+    ck = load_checkpoint(os.path.join(out_dir, 'aux.pt'), 'auxiliary model (stage 1)')
+    aux = M.AuxModel(**ck['model_args'])
+    aux.load_state_dict(ck['ema'])
+    return aux.to(device).eval().requires_grad_(False), ck
+
+
+def load_stage(out_dir, name, what, device, aux_ck=None):
+    """A frozen stage-2/3 model (EMA weights) -> (HDiT, checkpoint); refuses one trained against
+    another aux checkpoint than aux_ck."""
+    ck = load_checkpoint(os.path.join(out_dir, name), what)
+    if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
+        die(f"{what} '{os.path.join(out_dir, name)}' was trained against aux checkpoint {ck.get('aux_ref')}, "
+            f"but aux.pt is {aux_ref(aux_ck)}; retrain it on this aux model")
+    net = M.HDiT(**ck['model_args'])
+    net.load_state_dict(ck['ema'])
+    return net.to(device).eval().requires_grad_(False), ck
+
+
+# -----------------------------------------------------------------------------
+# images
+
+def to_uint8(x):
+    """[B, C, H, W] in [-1, 1] -> uint8 [B, H, W, C] numpy."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def save_grid(x, path, nrow=8):
+    """Save images [B, C, H, W] in [-1, 1] as one PNG grid, nrow images per row, 2 px white gaps."""
+    a = to_uint8(x)
+    B, H, W, C = a.shape
+    rows = math.ceil(B / nrow)
+    grid = np.full((rows * (H + 2) + 2, nrow * (W + 2) + 2, C), 255, np.uint8)
+    for i, img in enumerate(a):
+        r, c = divmod(i, nrow)
+        grid[2 + r * (H + 2):2 + r * (H + 2) + H, 2 + c * (W + 2):2 + c * (W + 2) + W] = img
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    Image.fromarray(grid[..., 0] if C == 1 else grid).save(path)
+    return path

@@ -1,0 +1,77 @@
+# Every setting of every stage, with its default. configurator.py runs this file first; config
+# files (config/*.py) and --key=value override it. A key not defined here is an error.
+# The defaults are a small model for 32x32 images; config/emoji.py is the CPU demo, config/ffhq.py
+# and friends are the paper's sizes.
+
+# --- shared by all stages ----------------------------------------------------
+out_dir = 'out/emoji'        # checkpoints aux.pt, flow.pt, sampler.pt and sample grids go here
+data = 'data/emoji/emoji32.npz'  # uint8 [N, H, W, 3] array from data/prepare.py (.npy is memory-mapped)
+flip = False                 # random horizontal flips (off for emoji: text and digits would mirror)
+device = 'auto'              # 'auto' = cuda if available else cpu; or 'cpu', 'cuda', 'cuda:1', ...
+dtype = 'bfloat16'           # autocast dtype on CUDA ('bfloat16', 'float16', 'float32'); CPU runs float32
+compile = False              # torch.compile the trained network
+seed = 1337
+init_from = 'scratch'        # 'scratch' or 'resume' (from the stage's checkpoint in out_dir)
+batch_size = 0               # global batch (all ranks x accumulation); 0 = the stage's own below
+max_iters = 0                # 0 = the stage's own below
+gradient_accumulation_steps = 1
+lr = 3e-4                    # AdamW, as the paper
+betas = (0.9, 0.99)
+weight_decay = 0.0
+warmup_iters = 200           # linear warmup, then constant (or cosine, decay_lr)
+decay_lr = False             # cosine decay to min_lr at max_iters
+min_lr = 3e-5
+grad_clip = 1.0              # max global grad norm (0 = off)
+ema_decay = 0.999            # EMA of the weights; warms up as min(ema_decay, (1 + it) / (10 + it))
+log_interval = 50            # print a log line every N iterations
+sample_interval = 1000       # write a sample grid from the EMA weights every N iterations (and at the end)
+ckpt_interval = 500          # write the checkpoint every N iterations (and at the end)
+
+# --- stage 1: auxiliary model, train_aux.py -----------------------------------
+aux_patch = 2
+aux_widths = [64, 128, 256]  # one per level; the last level is global attention
+aux_depths = [2, 2, 2]
+aux_d_head = 16
+aux_ff_mult = 3
+aux_kernel = 7               # neighborhood attention kernel of the local levels
+z_channels = 4               # z is [z_channels, H / f, W / f], f = aux_patch * 2^(levels - 1)
+kl_weight = 1e-3             # beta of Eq. 5: lower = sharper prior, rougher latent space
+logvar_min = -9.0            # clamp of the decoder's logvar_x (sigma in [0.011, 4.5])
+logvar_max = 3.0
+aux_batch_size = 64
+aux_max_iters = 5000
+
+# --- stage 2: flow model, train_flow.py ---------------------------------------
+prior = 'learned'            # 'learned' = LeDiFlow; 'gaussian' = the FM baseline (x0 ~ N(0, I), no z, no weights)
+tau = 1.0                    # prior temperature: x0 = mu_x + tau * sigma * eps
+w_max = 10.0                 # cap of the importance weight w = min(1 / sigma, w_max) (Eq. 6)
+t_dist = 'uniform'           # training t: 'uniform' or 'logit_normal' (logit(t) ~ N(0, 1))
+flow_patch = 2
+flow_widths = [128, 256]
+flow_depths = [2, 4]
+flow_d_head = 32
+flow_ff_mult = 3
+flow_kernel = 7
+flow_mapping_width = 256
+flow_mapping_depth = 2
+flow_batch_size = 64
+flow_max_iters = 10000
+
+# --- stage 3: latent sampler, train_sampler.py --------------------------------
+sampler_widths = [256]       # one level of global attention on the z grid
+sampler_depths = [4]
+sampler_d_head = 64
+sampler_ff_mult = 2
+sampler_mapping_width = 256
+sampler_mapping_depth = 2
+sampler_batch_size = 256
+sampler_max_iters = 5000
+
+# --- generation, sample.py (and the grids written during training) ------------
+steps = 1                    # flow ODE steps
+solver = 'midpoint'          # euler, midpoint, heun2, heun3, rk4
+sampler_steps = 4            # latent sampler ODE steps (the paper: 4 midpoint steps)
+sampler_solver = 'midpoint'
+num_samples = 64
+sample_batch_size = 256
+output = ''                  # sample.py's PNG; '' = out_dir/samples_<solver><steps>.png

@@ -1,0 +1,94 @@
+"""
+Configuration, nanoGPT style: flat Python globals, overridden by config files and --key=value.
+
+    python train_flow.py config/ffhq.py --batch_size=64 --compile=True
+
+1. config/defaults.py is executed first: it defines every key of every stage with its default
+   (the one place to look up what a setting means).
+2. Each config file named on the command line is executed in order, seeing the values so far.
+3. Each --key=value is parsed with ast.literal_eval (a bare word stays a string).
+
+Unlike nanoGPT's configurator, mistakes are one-line errors, not AssertionErrors or silent typos:
+an unknown key (from the command line or a config file) names the closest known keys; a value of
+the wrong type names the key and both types. An int may set a float, None may be set anywhere a
+default is None, bools parse from True/False (any case).
+"""
+import ast
+import difflib
+import os
+import sys
+
+DEFAULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'config', 'defaults.py')
+
+
+def fail(msg):
+    sys.exit(f'config error: {msg}')
+
+
+def _exec_file(path, cfg):
+    if not os.path.isfile(path):
+        fail(f"config file '{path}' does not exist")
+    ns = dict(cfg)
+    try:
+        exec(compile(open(path).read(), path, 'exec'), ns)
+    except Exception as e:  # a syntax or name error in a config file: say where
+        fail(f"{path}: {type(e).__name__}: {e}")
+    return {k: v for k, v in ns.items() if not k.startswith('_') and not callable(v) and type(v).__name__ != 'module'}
+
+
+def _unknown(key, known, where):
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ''
+    fail(f"unknown key '{key}' ({where}){hint}")
+
+
+def _check_type(key, value, default, where):
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, (list, tuple)):
+        if isinstance(value, (list, tuple)):
+            return type(default)(value)
+    elif isinstance(value, type(default)):
+        return value
+    fail(f"{key} must be {type(default).__name__} ({where}), got {type(value).__name__} {value!r}")
+
+
+def parse_value(s):
+    if s.lower() in ('true', 'false'):
+        return s.lower() == 'true'
+    try:
+        return ast.literal_eval(s)
+    except (ValueError, SyntaxError):
+        return s  # a bare word, e.g. --device=cpu
+
+
+def configure(argv=None):
+    """-> dict of every config key, after defaults, config files and --key=value overrides."""
+    argv = sys.argv[1:] if argv is None else argv
+    cfg = _exec_file(DEFAULTS, {})
+    defaults = dict(cfg)  # types are checked against the defaults
+    for arg in argv:
+        if not arg.startswith('--'):
+            new = _exec_file(arg, cfg)
+            for k, v in new.items():
+                if k not in defaults:
+                    _unknown(k, defaults, f'in {arg}')
+                if v is not cfg[k]:
+                    cfg[k] = _check_type(k, v, defaults[k], f'in {arg}')
+            continue
+        if '=' not in arg:
+            fail(f"'{arg}' has no value; write --key=value")
+        key, s = arg[2:].split('=', 1)
+        if key not in defaults:
+            _unknown(key, defaults, 'on the command line')
+        cfg[key] = _check_type(key, parse_value(s), defaults[key], 'on the command line')
+    return cfg

@@ -1,0 +1,53 @@
+"""configurator.py: overrides, types, and one-line errors for every mistake."""
+import pytest
+
+from configurator import configure
+
+
+def error(argv):
+    with pytest.raises(SystemExit) as e:
+        configure(argv)
+    msg = str(e.value)
+    assert msg.startswith('config error:') and '\n' not in msg
+    return msg
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = configure([])
+    assert cfg['lr'] == 3e-4 and cfg['prior'] == 'learned'
+    f = tmp_path / 'c.py'
+    f.write_text("flow_batch_size = 32\nlr = 1\nflow_widths = [8, 16]\naux_max_iters = flow_batch_size * 2\n")
+    cfg = configure([str(f), '--flow_batch_size=48', '--flip=true', '--tau=0.5', '--device=cpu'])
+    assert cfg['flow_batch_size'] == 48                       # command line beats the file
+    assert cfg['aux_max_iters'] == 64                         # files see earlier values
+    assert cfg['lr'] == 1.0 and isinstance(cfg['lr'], float)  # an int may set a float
+    assert cfg['flip'] is True and cfg['tau'] == 0.5 and cfg['device'] == 'cpu'
+    assert cfg['flow_widths'] == [8, 16]
+    assert configure(['--flip=False'])['flip'] is False
+
+
+def test_unknown_key_names_closest():
+    msg = error(['--flow_widht=[1]'])
+    assert "'flow_widht'" in msg and "'flow_widths'" in msg
+
+
+def test_unknown_key_in_file(tmp_path):
+    f = tmp_path / 'c.py'
+    f.write_text('lerning_rate = 1e-3\n')
+    msg = error([str(f)])
+    assert 'lerning_rate' in msg and str(f) in msg
+
+
+def test_wrong_types():
+    assert 'max_iters must be int' in error(['--max_iters=abc'])
+    assert 'flip must be bool' in error(['--flip=1'])
+    assert 'lr must be float' in error(['--lr=fast'])
+    assert 'aux_widths must be list' in error(['--aux_widths=64'])
+
+
+def test_other_mistakes(tmp_path):
+    assert 'has no value' in error(['--tau'])
+    assert 'does not exist' in error([str(tmp_path / 'missing.py')])
+    bad = tmp_path / 'bad.py'
+    bad.write_text('lr = = 3\n')
+    assert 'SyntaxError' in error([str(bad)])

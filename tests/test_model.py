@@ -1,0 +1,143 @@
+"""Networks: shapes, zero-init outputs, neighborhood attention = natten.na2d, positions."""
+import pytest
+import torch
+
+import model as M
+
+
+def tiny_aux(**kw):
+    args = dict(channels=3, image_size=(32, 32), patch=4, widths=(16, 32), depths=(1, 1), d_head=8, ff_mult=2,
+                kernel=7, z_channels=4)
+    args.update(kw)
+    return M.AuxModel(**args)
+
+
+def tiny_flow(**kw):
+    args = dict(channels=3, image_size=(32, 32), patch=2, widths=(16, 32, 32), depths=(1, 1, 1), d_head=8, ff_mult=2,
+                kernel=3, mapping_width=32, mapping_depth=1, z_shape=(4, 4, 4))
+    args.update(kw)
+    return M.HDiT(**args)
+
+
+def test_aux_shapes():
+    aux = tiny_aux()
+    assert aux.z_shape == (4, 4, 4)
+    y = torch.randn(2, 3, 32, 32)
+    mu_z, logvar_z = aux.encode(y)
+    assert mu_z.shape == logvar_z.shape == (2, 4, 4, 4)
+    mu_x, logvar_x = aux.decode(mu_z)
+    assert mu_x.shape == logvar_x.shape == (2, 3, 32, 32)
+    # non-square images and another patch size / depth
+    aux2 = tiny_aux(image_size=(16, 32), patch=2, widths=(8, 16, 32), depths=(1, 1, 1), z_channels=2)
+    assert aux2.z_shape == (2, 2, 4)
+    assert aux2(torch.randn(1, 3, 16, 32), torch.randn(1, 2, 2, 4))[0].shape == (1, 3, 16, 32)
+
+
+def test_flow_and_sampler_shapes():
+    F = tiny_flow()
+    x, t, z = torch.randn(2, 3, 32, 32), torch.rand(2), torch.randn(2, 4, 4, 4)
+    assert F(x, t, z).shape == (2, 3, 32, 32)
+    baseline = tiny_flow(z_shape=None)
+    assert baseline(x, t).shape == (2, 3, 32, 32)
+    sampler = M.HDiT(channels=4, image_size=(4, 4), patch=1, widths=(32,), depths=(2,), d_head=16, ff_mult=2,
+                     kernel=None, mapping_width=32, mapping_depth=1)
+    assert sampler(z, t).shape == (2, 4, 4, 4)
+
+
+def test_bad_sizes_are_clear_errors():
+    with pytest.raises(ValueError, match='not divisible by patch_size'):
+        tiny_flow(image_size=(30, 32))
+    with pytest.raises(ValueError, match='head dim'):
+        tiny_flow(widths=(12, 32, 32))
+
+
+def test_outputs_zero_at_init_and_trainable():
+    torch.manual_seed(0)
+    F, aux = tiny_flow(), tiny_aux()
+    x, t, z = torch.randn(2, 3, 32, 32), torch.rand(2), torch.randn(2, 4, 4, 4)
+    v = F(x, t, z)
+    assert torch.all(v == 0)                      # zero-init output projection: v = 0
+    mu_x, logvar_x = aux.decode(z)
+    assert torch.all(mu_x == 0) and torch.all(logvar_x == 0)   # the prior starts as N(0, I)
+    # ... but not dead: the zero-init weights get a gradient
+    ((v - 1) ** 2).mean().backward()
+    assert F.patch_out.proj.weight.grad.abs().sum() > 0
+    mu_z, _ = aux.encode(x)
+    assert mu_z.abs().sum() > 0                   # the encoder is not zero-init: z carries information
+    # every residual block starts as the identity (zero-init output of attention and feed-forward)
+    for m in F.modules():
+        if isinstance(m, M.Attention):
+            assert torch.all(m.out.weight == 0)
+        if isinstance(m, M.FeedForward):
+            assert torch.all(m.down.weight == 0)
+    assert all(m.bias is None for m in F.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_conditioning_changes_output():
+    torch.manual_seed(0)
+    F = tiny_flow()
+    for p in F.parameters():          # leave zero-init: random weights everywhere
+        torch.nn.init.normal_(p, std=0.05)
+    x, z = torch.randn(1, 3, 32, 32), torch.randn(1, 4, 4, 4)
+    a = F(x, torch.tensor([0.1]), z)
+    assert not torch.allclose(a, F(x, torch.tensor([0.9]), z))    # t reaches the output
+    assert not torch.allclose(a, F(x, torch.tensor([0.1]), -z))   # z reaches the output
+
+
+def brute_force_na(q, k, v, kernel):
+    """Neighborhood attention by loops: query (i, j) attends to the window starting at clamp(i - k//2, 0, L - k)."""
+    B, H, W, nh, d = q.shape
+    out = torch.empty_like(q)
+    kh, kw = min(kernel, H), min(kernel, W)
+    for i in range(H):
+        for j in range(W):
+            si, sj = min(max(i - kh // 2, 0), H - kh), min(max(j - kw // 2, 0), W - kw)
+            keys = k[:, si:si + kh, sj:sj + kw].reshape(B, -1, nh, d)
+            vals = v[:, si:si + kh, sj:sj + kw].reshape(B, -1, nh, d)
+            att = torch.einsum('bhd,bnhd->bhn', q[:, i, j] * d ** -0.5, keys).softmax(-1)
+            out[:, i, j] = torch.einsum('bhn,bnhd->bhd', att, vals)
+    return out
+
+
+@pytest.mark.parametrize('H,W,kernel', [(9, 9, 7), (12, 7, 5), (5, 11, 3), (4, 6, 7)])
+def test_neighborhood_attention_matches_definition(H, W, kernel):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, H, W, 2, 8) for _ in range(3))
+    torch.testing.assert_close(M.na2d_sdpa(q, k, v, kernel), brute_force_na(q, k, v, kernel), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('H,W,kernel', [(9, 9, 7), (16, 16, 7), (12, 8, 5), (7, 10, 3)])
+def test_neighborhood_attention_matches_natten(H, W, kernel):
+    natten = pytest.importorskip('natten')
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, H, W, 4, 16) for _ in range(3))
+    ref = natten.na2d(q, k, v, kernel)                       # natten's own (Flex) CPU forward
+    torch.testing.assert_close(M.na2d_sdpa(q, k, v, kernel), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(M.na2d_sdpa(q, k, v, kernel, scale=1.0), natten.na2d(q, k, v, kernel, scale=1.0),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_neighborhood_attention_has_gradients_on_cpu():
+    q, k, v = (torch.randn(1, 8, 8, 2, 8, requires_grad=True) for _ in range(3))
+    M.neighborhood_attention(q, k, v, 3).sum().backward()
+    assert q.grad is not None and q.grad.abs().sum() > 0
+
+
+def test_axial_positions_agree_across_levels():
+    fine, coarse = M.axial_pos(8, 4, 'cpu'), M.axial_pos(4, 2, 'cpu')
+    pooled = fine.view(4, 2, 2, 2, 2).mean((1, 3))          # centre of each 2x2 patch
+    torch.testing.assert_close(pooled, coarse)
+    assert fine[..., 0].max() == -fine[..., 0].min()        # centred
+
+
+def test_generate_shapes_and_baseline():
+    torch.manual_seed(0)
+    aux, F = tiny_aux(), tiny_flow()
+    sampler = M.HDiT(channels=4, image_size=(4, 4), patch=1, widths=(16,), depths=(1,), d_head=8, ff_mult=2,
+                     kernel=None, mapping_width=16, mapping_depth=1)
+    x = M.generate(F, aux, sampler, n=3, steps=2, solver='heun2', generator=torch.Generator().manual_seed(0))
+    assert x.shape == (3, 3, 32, 32)
+    # at init F = 0 and the prior is N(0, I): the result is the prior sample itself, x0 ~ N(0, I)
+    assert 0.8 < x.std() < 1.2
+    xb = M.generate(tiny_flow(z_shape=None), n=2, steps=1, shape=(3, 32, 32))
+    assert xb.shape == (2, 3, 32, 32)

@@ -1,0 +1,137 @@
+"""
+Stage 1: train the auxiliary model (encoder E, decoder D) whose decoder output N(mu_x, exp(logvar_x))
+is LeDiFlow's learned prior. Loss (Eq. 4-5): L_aux = VGL + kl_weight * KL.
+
+    python train_aux.py config/emoji.py                            # one process (CPU or one GPU)
+    torchrun --nproc_per_node=2 train_aux.py config/ffhq.py        # DDP on one node
+
+Writes out_dir/aux.pt (model args, config, weights, EMA, optimizer, iteration) and
+out_dir/aux_<iter>.png: rows of inputs y, prior means mu_x, prior samples x0, prior sigma.
+Settings: config/defaults.py (shared ones and the aux_* block).
+"""
+import copy
+import os
+import time
+import uuid
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+import model as M
+from common import (autocast, check_ranks_in_sync, count_params, die, ema_update, get_batch, init_distributed,
+                    iteration_rng,
+                    load_checkpoint, load_data, lr_at, no_sync, save_checkpoint, save_grid)
+from configurator import configure
+
+cfg = configure()
+globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
+batch_size = batch_size or aux_batch_size
+max_iters = max_iters or aux_max_iters
+
+rank, world, device, master = init_distributed(device)
+if batch_size % (world * gradient_accumulation_steps):
+    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
+        f'{gradient_accumulation_steps}')
+micro_batch = batch_size // (world * gradient_accumulation_steps)
+torch.manual_seed(seed)
+data = load_data(data)
+N, H, W, C = data.shape
+ctx = autocast(device, dtype)
+os.makedirs(out_dir, exist_ok=True)
+ckpt_path = os.path.join(out_dir, 'aux.pt')
+
+# -----------------------------------------------------------------------------
+# model, optimizer, resume
+model_args = dict(channels=C, image_size=[H, W], patch=aux_patch, widths=aux_widths, depths=aux_depths,
+                  d_head=aux_d_head, ff_mult=aux_ff_mult, kernel=aux_kernel, z_channels=z_channels,
+                  logvar_range=[logvar_min, logvar_max])
+try:
+    model = M.AuxModel(**model_args)
+except ValueError as e:
+    die(str(e))
+ema = copy.deepcopy(model).requires_grad_(False)
+optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
+it, run_id = 0, uuid.uuid4().hex
+if init_from == 'resume':
+    ck = load_checkpoint(ckpt_path, 'auxiliary model')
+    if ck['model_args'] != model_args:
+        die(f'{ckpt_path} was trained with model args {ck["model_args"]}, the config gives {model_args}')
+    model.load_state_dict(ck['model'])
+    ema.load_state_dict(ck['ema'])
+    optimizer.load_state_dict(ck['optimizer'])
+    it, run_id = ck['iter'], ck['run_id']
+elif init_from != 'scratch':
+    die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
+model.to(device)
+ema.to(device)
+if master:
+    print(f'aux model: {count_params(model) / 1e6:.2f}M parameters, z {list(model.z_shape)}, '
+          f'data {N} x {H}x{W}x{C}, batch {batch_size} on {world} x {device}, from iteration {it}')
+raw = model
+if compile:
+    model = torch.compile(model)
+if world > 1:
+    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)
+
+
+def checkpoint():
+    save_checkpoint({'stage': 'aux', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it,
+                     'run_id': run_id}, ckpt_path)
+
+
+@torch.no_grad()
+def sample_grid():
+    g = torch.Generator().manual_seed(seed)
+    y = get_batch(data, torch.randint(N, (16,), generator=g), device)
+    with ctx:
+        mu_z, _ = ema.encode(y)
+        mu_x, logvar_x = ema.decode(mu_z)
+    sigma = torch.exp(0.5 * logvar_x.float())
+    x0 = mu_x.float() + sigma * torch.randn(mu_x.shape, generator=g).to(device)
+    return save_grid(torch.cat([y, mu_x.float(), x0, sigma.clamp(max=1) * 2 - 1]), f'{out_dir}/aux_{it:06d}.png', 16)
+
+
+# -----------------------------------------------------------------------------
+# training loop
+t_start = t_log = time.time()
+while it < max_iters:
+    lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
+    for group in optimizer.param_groups:
+        group['lr'] = lr_now
+    g_cpu, g_dev = iteration_rng(seed, it, rank, device)
+    for micro_step in range(gradient_accumulation_steps):
+        y = get_batch(data, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
+        eps = torch.randn((micro_batch, *raw.z_shape), generator=g_dev, device=device)
+        with no_sync(model, micro_step < gradient_accumulation_steps - 1):
+            with ctx:
+                mu_x, logvar_x, mu_z, logvar_z = model(y, eps)
+            loss = M.aux_loss(y, mu_x.float(), logvar_x.float(), mu_z.float(), logvar_z.float(), kl_weight)
+            (loss / gradient_accumulation_steps).backward()
+    if not torch.isfinite(loss):
+        die(f'stage aux: non-finite loss {loss.item()} at iteration {it}; the last checkpoint is kept '
+            f'(lower lr, raise warmup_iters, or resume with init_from=resume)')
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(raw.parameters(), grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    ema_update(ema, raw, ema_decay, it)
+    it += 1
+
+    if master and (it % log_interval == 0 or it == max_iters):
+        dt = time.time() - t_log
+        t_log = time.time()
+        n_img = batch_size * (log_interval if it % log_interval == 0 else it % log_interval)
+        vgl = M.vgl_loss(y, mu_x.float(), logvar_x.float()).item()
+        print(f'aux iter {it}/{max_iters}: loss {loss.item():.4f} (vgl {vgl:.4f}, kl {M.kl_loss(mu_z.float(), logvar_z.float()).item():.4f}), '
+              f'lr {lr_now:.2e}, {n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s', flush=True)
+    if master and (it % ckpt_interval == 0 or it == max_iters):
+        checkpoint()
+    if master and (it % sample_interval == 0 or it == max_iters):
+        sample_grid()
+
+if master:
+    print(f'aux done: {ckpt_path}, grid {out_dir}/aux_{it:06d}.png, {time.time() - t_start:.0f}s')
+if world > 1:
+    check_ranks_in_sync(raw, master)
+    torch.distributed.destroy_process_group()
