@@ -5,6 +5,7 @@ learning-rate schedule, EMA, atomic checkpoints, loading the frozen stages, PNG 
 Plain functions; the training loops themselves live in the scripts.
 """
 import contextlib
+import glob
 import math
 import os
 import sys
@@ -68,7 +69,9 @@ def no_sync(model, skip):
 # -----------------------------------------------------------------------------
 # data: uint8 [N, H, W, C] from data/prepare.py
 
-def load_data(path):
+def load_data(path, image_size=0, aux_ck=None):
+    """The training images, uint8 [N, H, W, C] (memory-mapped for .npy). Checks them against the
+    config's image_size (0 = any) and against the aux checkpoint a later stage builds on."""
     if not os.path.isfile(path):
         die(f"data file '{path}' not found; build it with data/prepare.py (see README)")
     try:
@@ -77,6 +80,14 @@ def load_data(path):
         die(f"data file '{path}' could not be read ({type(e).__name__}: {e})")
     if data.ndim != 4 or data.dtype != np.uint8 or len(data) == 0:
         die(f"data file '{path}' must hold a non-empty uint8 array [N, H, W, C], got {data.dtype} {list(data.shape)}")
+    if image_size and tuple(data.shape[1:3]) != (image_size, image_size):
+        die(f"data file '{path}' holds {data.shape[1]}x{data.shape[2]} images but the config says image_size="
+            f"{image_size}; prepare the data at that size or change image_size")
+    if aux_ck is not None:
+        a = aux_ck['model_args']
+        if [*a['image_size'], a['channels']] != list(data.shape[1:]):
+            die(f"aux.pt was trained on {a['image_size'][0]}x{a['image_size'][1]}x{a['channels']} data, "
+                f"but '{path}' holds {data.shape[1]}x{data.shape[2]}x{data.shape[3]}")
     return data
 
 
@@ -101,6 +112,26 @@ def lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr):
         return lr
     p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
     return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
+
+
+def optimizer_step(optimizer, params, loss, grad_clip, it, stage, skip_nonfinite):
+    """Clip and step. A non-finite loss or gradient (on any rank) stops the run with a message
+    naming the stage and iteration, before the weights change, so the last checkpoint stays good;
+    with skip_nonfinite the batch is skipped instead. -> True if the step was taken."""
+    params = list(params)
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float('inf'))
+    bad = (~torch.isfinite(loss.detach()) | ~torch.isfinite(norm)).float()
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+    if bad.item():
+        optimizer.zero_grad(set_to_none=True)
+        if not skip_nonfinite:
+            die(f'stage {stage}: non-finite loss ({loss.item()}) or gradient at iteration {it}; stopped, the last '
+                f'checkpoint is kept. Lower lr, raise warmup_iters, or pass --skip_nonfinite=True to skip such batches')
+        return False
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return True
 
 
 @torch.no_grad()
@@ -133,7 +164,14 @@ def count_params(model):
 
 def save_checkpoint(obj, path):
     """Atomic: write a temp file in the same folder, fsync, rename over the old one, fsync the folder.
-    A crash at any moment leaves either the old or the new checkpoint, never a torn one."""
+    A crash at any moment leaves either the old or the new checkpoint, never a torn one.
+    Weights that are no longer finite are never written over a good checkpoint."""
+    for key in ('model', 'ema'):
+        if key in obj and not all(torch.isfinite(v).all() for v in obj[key].values() if v.is_floating_point()):
+            die(f"non-finite weights at iteration {obj.get('iter')}; not overwriting the last good checkpoint '{path}'")
+    for stale in glob.glob(f'{glob.escape(path)}.tmp.*'):  # left by a process killed mid-write
+        with contextlib.suppress(OSError):
+            os.remove(stale)
     tmp = f'{path}.tmp.{os.getpid()}'
     try:
         with open(tmp, 'wb') as f:
@@ -177,13 +215,16 @@ def load_aux(out_dir, device):
     return aux.to(device).eval().requires_grad_(False), ck
 
 
-def load_stage(out_dir, name, what, device, aux_ck=None):
+def load_stage(out_dir, name, what, device, aux_ck=None, allow_mismatch=False):
     """A frozen stage-2/3 model (EMA weights) -> (HDiT, checkpoint); refuses one trained against
-    another aux checkpoint than aux_ck."""
+    another aux checkpoint than aux_ck (unless allow_mismatch)."""
     ck = load_checkpoint(os.path.join(out_dir, name), what)
     if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
-        die(f"{what} '{os.path.join(out_dir, name)}' was trained against aux checkpoint {ck.get('aux_ref')}, "
-            f"but aux.pt is {aux_ref(aux_ck)}; retrain it on this aux model")
+        msg = (f"{what} '{os.path.join(out_dir, name)}' was trained against aux checkpoint {ck.get('aux_ref')}, "
+               f"but aux.pt is {aux_ref(aux_ck)}")
+        if not allow_mismatch:
+            die(f'{msg}; retrain it on this aux model (or pass --allow_mismatch=True to use it anyway)')
+        print(f'warning: {msg}; using it anyway (allow_mismatch)', file=sys.stderr)
     net = M.HDiT(**ck['model_args'])
     net.load_state_dict(ck['ema'])
     return net.to(device).eval().requires_grad_(False), ck

@@ -28,7 +28,7 @@ def fail(msg):
 def _exec_file(path, cfg):
     if not os.path.isfile(path):
         fail(f"config file '{path}' does not exist")
-    ns = dict(cfg)
+    ns = dict(cfg, __file__=os.path.abspath(path))  # a config file may build on another (config/afhq.py)
     try:
         exec(compile(open(path).read(), path, 'exec'), ns)
     except Exception as e:  # a syntax or name error in a config file: say where

@@ -44,8 +44,8 @@ learned = flow_ck['model_args']['z_shape'] is not None
 aux = sampler = aux_ck = None
 if learned:
     aux, aux_ck = load_aux(out_dir, device)
-    sampler, _ = load_stage(out_dir, 'sampler.pt', 'latent sampler (stage 3)', device, aux_ck)
-flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck)
+    sampler, _ = load_stage(out_dir, 'sampler.pt', 'latent sampler (stage 3)', device, aux_ck, cfg['allow_mismatch'])
+flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck, cfg['allow_mismatch'])
 shape = (flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size'])
 
 g = torch.Generator().manual_seed(seed)

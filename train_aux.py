@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 import model as M
 from common import (autocast, check_ranks_in_sync, count_params, die, ema_update, get_batch, init_distributed,
                     iteration_rng,
-                    load_checkpoint, load_data, lr_at, no_sync, save_checkpoint, save_grid)
+                    load_checkpoint, load_data, lr_at, no_sync, optimizer_step, save_checkpoint, save_grid)
 from configurator import configure
 
 cfg = configure()
@@ -34,7 +34,7 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)
 torch.manual_seed(seed)
-data = load_data(data)
+data = load_data(data, image_size)
 N, H, W, C = data.shape
 ctx = autocast(device, dtype)
 os.makedirs(out_dir, exist_ok=True)
@@ -95,6 +95,7 @@ def sample_grid():
 # -----------------------------------------------------------------------------
 # training loop
 t_start = t_log = time.time()
+skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
     lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
     for group in optimizer.param_groups:
@@ -108,14 +109,10 @@ while it < max_iters:
                 mu_x, logvar_x, mu_z, logvar_z = model(y, eps)
             loss = M.aux_loss(y, mu_x.float(), logvar_x.float(), mu_z.float(), logvar_z.float(), kl_weight)
             (loss / gradient_accumulation_steps).backward()
-    if not torch.isfinite(loss):
-        die(f'stage aux: non-finite loss {loss.item()} at iteration {it}; the last checkpoint is kept '
-            f'(lower lr, raise warmup_iters, or resume with init_from=resume)')
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(raw.parameters(), grad_clip)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    ema_update(ema, raw, ema_decay, it)
+    if optimizer_step(optimizer, raw.parameters(), loss, grad_clip, it, 'aux', skip_nonfinite):
+        ema_update(ema, raw, ema_decay, it)
+    else:
+        skipped += 1
     it += 1
 
     if master and (it % log_interval == 0 or it == max_iters):
@@ -124,7 +121,8 @@ while it < max_iters:
         n_img = batch_size * (log_interval if it % log_interval == 0 else it % log_interval)
         vgl = M.vgl_loss(y, mu_x.float(), logvar_x.float()).item()
         print(f'aux iter {it}/{max_iters}: loss {loss.item():.4f} (vgl {vgl:.4f}, kl {M.kl_loss(mu_z.float(), logvar_z.float()).item():.4f}), '
-              f'lr {lr_now:.2e}, {n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s', flush=True)
+              f'lr {lr_now:.2e}, {n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s'
+              + (f', {skipped} skipped' if skipped else ''), flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
     if master and (it % sample_interval == 0 or it == max_iters):

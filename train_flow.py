@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 import model as M
 from common import (autocast, aux_ref, check_ranks_in_sync, count_params, die, ema_update, get_batch,
                     init_distributed, iteration_rng,
-                    load_aux, load_checkpoint, load_data, lr_at, no_sync, save_checkpoint, save_grid)
+                    load_aux, load_checkpoint, load_data, lr_at, no_sync, optimizer_step, save_checkpoint, save_grid)
 from configurator import configure
 
 cfg = configure()
@@ -42,15 +42,12 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)
 torch.manual_seed(seed)
-data = load_data(data)
+aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
+data = load_data(data, image_size, aux_ck)
 N, H, W, C = data.shape
 ctx = autocast(device, dtype)
 os.makedirs(out_dir, exist_ok=True)
 ckpt_path = os.path.join(out_dir, 'flow.pt')
-aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
-if aux is not None and list(aux_ck['model_args']['image_size']) + [aux_ck['model_args']['channels']] != [H, W, C]:
-    die(f"aux.pt was trained on {aux_ck['model_args']['image_size']} x {aux_ck['model_args']['channels']} images, "
-        f"the data is {H}x{W}x{C}")
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
@@ -122,6 +119,7 @@ def sample_grid():
 # -----------------------------------------------------------------------------
 # training loop
 t_start = t_log = time.time()
+skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
     lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
     for group in optimizer.param_groups:
@@ -140,14 +138,10 @@ while it < max_iters:
                 v = model(x_t, t, z).float()
             loss = M.lediflow_loss(v, y, x0, sigma, w_max) if learned else M.fm_loss(v, y, x0)   # Eq. 6 / Eq. 2
             (loss / gradient_accumulation_steps).backward()
-    if not torch.isfinite(loss):
-        die(f'stage flow: non-finite loss {loss.item()} at iteration {it}; the last checkpoint is kept '
-            f'(lower lr or w_max, raise warmup_iters, or resume with init_from=resume)')
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(raw.parameters(), grad_clip)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    ema_update(ema, raw, ema_decay, it)
+    if optimizer_step(optimizer, raw.parameters(), loss, grad_clip, it, 'flow', skip_nonfinite):
+        ema_update(ema, raw, ema_decay, it)
+    else:
+        skipped += 1
     it += 1
 
     if master and (it % log_interval == 0 or it == max_iters):
@@ -155,7 +149,7 @@ while it < max_iters:
         t_log = time.time()
         n_img = batch_size * (log_interval if it % log_interval == 0 else it % log_interval)
         print(f'flow iter {it}/{max_iters}: loss {loss.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
-              f'{time.time() - t_start:.0f}s', flush=True)
+              f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
     if master and (it % sample_interval == 0 or it == max_iters):

@@ -6,6 +6,7 @@
 # --- shared by all stages ----------------------------------------------------
 out_dir = 'out/emoji'        # checkpoints aux.pt, flow.pt, sampler.pt and sample grids go here
 data = 'data/emoji/emoji32.npz'  # uint8 [N, H, W, 3] array from data/prepare.py (.npy is memory-mapped)
+image_size = 0               # expected resolution of the data; 0 = whatever the data holds
 flip = False                 # random horizontal flips (off for emoji: text and digits would mirror)
 device = 'auto'              # 'auto' = cuda if available else cpu; or 'cpu', 'cuda', 'cuda:1', ...
 dtype = 'bfloat16'           # autocast dtype on CUDA ('bfloat16', 'float16', 'float32'); CPU runs float32
@@ -22,6 +23,8 @@ warmup_iters = 200           # linear warmup, then constant (or cosine, decay_lr
 decay_lr = False             # cosine decay to min_lr at max_iters
 min_lr = 3e-5
 grad_clip = 1.0              # max global grad norm (0 = off)
+skip_nonfinite = False       # on a NaN/inf loss: False = stop (last checkpoint kept), True = skip the batch, counted in the log
+allow_mismatch = False       # sample.py: use a flow model or sampler trained against another aux checkpoint
 ema_decay = 0.999            # EMA of the weights; warms up as min(ema_decay, (1 + it) / (10 + it))
 log_interval = 50            # print a log line every N iterations
 sample_interval = 1000       # write a sample grid from the EMA weights every N iterations (and at the end)

@@ -43,14 +43,19 @@ def center_crop_resize(img, size):
     return img.resize((size, size), Image.LANCZOS) if s != size else img
 
 
+MIN_SIDE = 16  # images whose shorter side is below this are skipped as too small
+
+
 def load_image(path, size):
-    """-> uint8 [size, size, 3], or None if the file is unreadable."""
+    """-> uint8 [size, size, 3], or a reason string ('unreadable', 'too small') if it is skipped."""
     try:
         with Image.open(path) as img:
             img.load()
+            if min(img.size) < MIN_SIDE:
+                return 'too small'
             return np.asarray(center_crop_resize(to_rgb(img), size), dtype=np.uint8)
     except Exception:  # truncated, corrupt, not an image: the caller counts it
-        return None
+        return 'unreadable'
 
 
 def _load(args):
@@ -65,20 +70,24 @@ def list_images(src):
 
 
 def prepare(src, out, size, workers=None):
+    if not os.path.isdir(src):
+        sys.exit(f"error: '{src}' is not a folder")
+    if size < MIN_SIDE:
+        sys.exit(f'error: --size must be at least {MIN_SIDE}, got {size}')
     files = list_images(src)
     if not files:
         sys.exit(f"error: no image files ({', '.join(sorted(EXTS))}) found under {src}")
-    images, bad = [], 0
+    images, skipped = [], {}
     workers = workers or min(8, os.cpu_count() or 1)
     with Pool(workers) as pool:
         it = pool.imap(_load, [(f, size) for f in files], chunksize=16)
         for a in tqdm(it, total=len(files), desc=f'prepare {size}x{size}'):
-            if a is None:
-                bad += 1
+            if isinstance(a, str):
+                skipped[a] = skipped.get(a, 0) + 1
             else:
                 images.append(a)
     if not images:
-        sys.exit(f'error: none of the {len(files)} files under {src} could be read')
+        sys.exit(f'error: none of the {len(files)} image files under {src} could be used ({skipped})')
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + '.tmp'
     if out.endswith('.npz'):
@@ -91,8 +100,9 @@ def prepare(src, out, size, workers=None):
         arr.flush()
         del arr
     os.replace(tmp, out)
-    print(f'wrote {out}: {len(images)} images of {size}x{size}x3, skipped {bad} unreadable file(s)')
-    return len(images), bad
+    why = ', '.join(f'{n} {reason}' for reason, n in sorted(skipped.items())) or 'none'
+    print(f'wrote {out}: {len(images)} images of {size}x{size}x3; skipped: {why}')
+    return len(images), skipped
 
 
 if __name__ == '__main__':

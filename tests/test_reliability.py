@@ -1,0 +1,227 @@
+"""What happens when...: kill -9, non-finite losses, bad data, bad configs, mismatched or
+malicious checkpoints, a full disk. Each test fails if the guarantee breaks."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, run
+
+sys.path.insert(0, os.path.join(ROOT, 'data'))
+
+
+def load(path):
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+def start(*args):
+    e = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def descendants(pid):
+    """pid and every process below it (torchrun's workers run in sessions of their own)."""
+    children = {}
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                ppid = int(open(f'/proc/{d}/stat').read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def kill_when(proc, path, min_iter, delay):
+    """Wait until checkpoint `path` exists with iter >= min_iter, wait `delay` more, then SIGKILL
+    every process of the run at once (a dying node), in the middle of whatever it is doing."""
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        if proc.poll() is not None:
+            raise AssertionError(f'finished before it could be killed:\n{proc.stdout.read()}')
+        try:
+            if os.path.isfile(path) and load(path)['iter'] >= min_iter:
+                break
+        except Exception:
+            pass  # being replaced right now; the atomic rename means the next look sees a whole file
+        time.sleep(0.05)
+    time.sleep(delay)
+    for pid in descendants(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+@pytest.mark.parametrize('script,stage', [('train_aux.py', 'aux'), ('train_flow.py', 'flow'),
+                                          ('train_sampler.py', 'sampler')])
+def test_kill_9_then_resume(tiny_config, tmp_path, script, stage):
+    out = tmp_path / 'out'
+    if stage != 'aux':
+        run('train_aux.py', tiny_config)
+    ckpt = out / f'{stage}.pt'
+    for delay in (0.0, 0.13, 0.37):   # checkpoints every iteration: kills land mid-step and mid-write
+        p = start(script, tiny_config, '--max_iters=400', '--ckpt_interval=1',
+                  f"--init_from={'resume' if ckpt.exists() else 'scratch'}")
+        kill_when(p, ckpt, 2, delay)
+        ck = load(ckpt)                                   # always loadable
+        assert 2 <= ck['iter'] < 400 and ck['stage'] == stage
+    it = load(ckpt)['iter']
+    p = run(script, tiny_config, f'--max_iters={it + 2}', '--init_from=resume')
+    assert f'from iteration {it}' in p.stdout
+    assert load(ckpt)['iter'] == it + 2
+    assert not [f for f in os.listdir(out) if '.tmp.' in f]     # no temp files left behind
+
+
+def test_kill_9_under_torchrun_then_resume(tiny_config, tmp_path):
+    ckpt = tmp_path / 'out' / 'aux.pt'
+    args = ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'train_aux.py', tiny_config,
+            '--batch_size=8']
+    p = start(*args, '--max_iters=400', '--ckpt_interval=1')
+    kill_when(p, ckpt, 3, 0.2)
+    it = load(ckpt)['iter']
+    p = run(sys.executable, *args, f'--max_iters={it + 2}', '--init_from=resume')
+    assert f'from iteration {it}' in p.stdout and 'DDP: weights identical on all 2 ranks' in p.stdout
+    assert load(ckpt)['iter'] == it + 2
+
+
+def test_non_finite_loss_stops_and_keeps_checkpoint(tiny_config, tmp_path):
+    out = tmp_path / 'out'
+    run('train_aux.py', tiny_config, '--max_iters=2')
+    # tau = inf makes every prior sample infinite: the very first flow batch has a non-finite loss
+    p = run('train_flow.py', tiny_config, '--tau=1e400', '--ckpt_interval=1', check=False)
+    assert p.returncode == 1 and 'Traceback' not in p.stderr
+    assert 'stage flow: non-finite loss' in p.stderr and 'iteration 0' in p.stderr
+    assert not (out / 'flow.pt').exists()
+    # an infinite learning rate: weights blow up after a step; the good checkpoint is never overwritten
+    run('train_flow.py', tiny_config, '--max_iters=2')
+    good = (out / 'flow.pt').read_bytes()
+    p = run('train_flow.py', tiny_config, '--lr=1e400', '--max_iters=6', '--ckpt_interval=1', '--init_from=resume',
+            check=False)
+    assert p.returncode == 1 and 'non-finite' in p.stderr and 'Traceback' not in p.stderr
+    assert (out / 'flow.pt').read_bytes() == good
+
+
+def test_skip_nonfinite_counts_and_continues(tiny_config, tmp_path):
+    run('train_aux.py', tiny_config, '--max_iters=2')
+    p = run('train_flow.py', tiny_config, '--tau=1e400', '--skip_nonfinite=True')
+    assert 'flow iter 3/3' in p.stdout and '3 skipped' in p.stdout
+    ck = load(tmp_path / 'out' / 'flow.pt')
+    assert ck['iter'] == 3 and all(torch.isfinite(v).all() for v in ck['model'].values())
+
+
+def test_prepare_bad_and_odd_files(tmp_path):
+    from prepare import prepare
+    src = tmp_path / 'imgs'
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(src / 'rgb.png')
+    Image.fromarray(rng.integers(0, 255, (50, 50, 4), dtype=np.uint8), 'RGBA').save(src / 'rgba.png')
+    Image.fromarray(rng.integers(0, 255, (50, 50), dtype=np.uint8), 'L').save(src / 'gray.png')
+    Image.fromarray(rng.integers(0, 65535, (50, 50), dtype=np.uint16)).save(src / 'gray16.png')
+    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(src / 'tiny.png')
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(src / 'cut.jpg')
+    (src / 'cut.jpg').write_bytes((src / 'cut.jpg').read_bytes()[:300])          # truncated
+    (src / 'notes.jpg').write_text('not an image')
+    n, skipped = prepare(str(src), str(tmp_path / 'd.npy'), 32, workers=1)
+    assert n == 4 and skipped == {'too small': 1, 'unreadable': 2}
+    a = np.load(tmp_path / 'd.npy', mmap_mode='r')
+    assert a.shape == (4, 32, 32, 3) and a.dtype == np.uint8
+    transparent = tmp_path / 't'
+    transparent.mkdir()
+    Image.new('RGBA', (32, 32), (255, 0, 0, 0)).save(transparent / 'clear.png')
+    prepare(str(transparent), str(tmp_path / 't.npy'), 32, workers=1)
+    assert np.all(np.load(tmp_path / 't.npy') == 255)                            # composited on white
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SystemExit, match='no image files'):
+        prepare(str(tmp_path / 'empty'), str(tmp_path / 'e.npy'), 32)
+
+
+def test_data_that_disagrees_with_config_or_aux(tiny_config, tmp_path):
+    small = tmp_path / 'small.npy'
+    np.save(small, np.zeros((8, 16, 16, 3), np.uint8))
+    p = run('train_aux.py', tiny_config, '--image_size=32', f'--data={small}', check=False)
+    assert p.returncode == 1 and 'holds 16x16 images but the config says image_size=32' in p.stderr
+    np.save(tmp_path / 'f32.npy', np.zeros((8, 16, 16, 3), np.float32))
+    p = run('train_aux.py', tiny_config, f'--data={tmp_path}/f32.npy', check=False)
+    assert p.returncode == 1 and 'uint8' in p.stderr
+    run('train_aux.py', tiny_config, '--max_iters=1')
+    p = run('train_flow.py', tiny_config, f'--data={small}', check=False)
+    assert p.returncode == 1 and 'aux.pt was trained on 32x32x3 data' in p.stderr and 'Traceback' not in p.stderr
+    p = run('train_sampler.py', tiny_config, f'--data={small}', check=False)
+    assert p.returncode == 1 and 'aux.pt was trained on 32x32x3 data' in p.stderr
+
+
+def test_mismatched_checkpoints_are_refused(tiny_config, tmp_path):
+    out = tmp_path / 'out'
+    for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
+        run(script, tiny_config, '--max_iters=1')
+    run('sample.py', f'--out_dir={out}', '--num_samples=2')
+    run('train_aux.py', tiny_config, '--max_iters=1')                      # a new aux model
+    p = run('sample.py', f'--out_dir={out}', '--num_samples=2', check=False)
+    assert p.returncode == 1 and 'was trained against aux checkpoint' in p.stderr and 'Traceback' not in p.stderr
+    p = run('sample.py', f'--out_dir={out}', '--num_samples=2', '--allow_mismatch=True')
+    assert 'warning' in p.stderr
+    # resuming the flow model on top of another aux model, or with another architecture, is refused too
+    p = run('train_flow.py', tiny_config, '--init_from=resume', '--max_iters=2', check=False)
+    assert p.returncode == 1 and 'trained against aux checkpoint' in p.stderr
+    p = run('train_aux.py', tiny_config, '--init_from=resume', '--max_iters=2', '--aux_widths=[16, 48]', check=False)
+    assert p.returncode == 1 and 'model args' in p.stderr
+
+
+def test_malicious_checkpoint_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f'touch {marker}',))
+    out = tmp_path / 'out'
+    out.mkdir()
+    torch.save({'model_args': Evil()}, out / 'flow.pt')      # a pickle that runs a command when unpickled
+    p = run('sample.py', f'--out_dir={out}', check=False)
+    assert p.returncode == 1 and 'could not be loaded safely' in p.stderr and 'Traceback' not in p.stderr
+    assert not marker.exists()
+
+
+def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    import common
+    path = str(tmp_path / 'aux.pt')
+    common.save_checkpoint({'iter': 1, 'model': {'w': torch.ones(3)}}, path)
+
+    def full_disk(obj, f):
+        f.write(b'partial')
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(common.torch, 'save', full_disk)
+    with pytest.raises(SystemExit):
+        common.save_checkpoint({'iter': 2, 'model': {'w': torch.zeros(3)}}, path)
+    monkeypatch.undo()
+    assert load(path)['iter'] == 1
+    assert os.listdir(tmp_path) == ['aux.pt']
+
+
+def test_impossible_configs_fail_before_work(tiny_config, tmp_path):
+    for args, msg in [(['train_aux.py', '--aux_patch=3'], 'not divisible by patch_size'),
+                      (['train_flow.py', '--flow_widths=[16, 32, 64]', '--flow_depths=[1, 1, 1]', '--flow_patch=16', '--prior=gaussian'],
+                       'not divisible by patch_size'),
+                      (['train_aux.py', '--batch_size=6', '--gradient_accumulation_steps=4'], 'not divisible by world size'),
+                      (['train_flow.py', '--prior=learned'], 'needs the stage-1 checkpoint'),
+                      (['train_flow.py', '--prior=vae'], "prior must be 'learned' or 'gaussian'"),
+                      (['train_aux.py', '--init_from=latest'], "init_from must be 'scratch' or 'resume'"),
+                      (['sample.py', '--solver=rk45'], 'unknown solver'),
+                      (['train_aux.py', '--device=cuda'], 'CUDA is not available')]:
+        p = run(args[0], tiny_config, *args[1:], check=False)
+        assert p.returncode == 1 and msg in p.stderr and 'Traceback' not in p.stderr, (args, p.stderr)
+        assert not (tmp_path / 'out' / 'aux.pt').exists()
