@@ -233,6 +233,44 @@ def load_stage(out_dir, name, what, device, aux_ck=None, allow_mismatch=False):
 # -----------------------------------------------------------------------------
 # images
 
+def to_rgb(img, background=(255, 255, 255)):
+    """Any PIL mode (RGBA, LA, P, L, I;16, CMYK) -> RGB uint8, transparency composited on white."""
+    if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16/32-bit grayscale: rescale to 8 bit
+        a = np.asarray(img, dtype=np.float64)
+        a = a / (65535.0 if a.max() > 255 else 255.0) * 255.0
+        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), 'L')
+    if img.mode == 'P':
+        img = img.convert('RGBA')
+    if img.mode in ('RGBA', 'LA'):
+        img = img.convert('RGBA')
+        bg = Image.new('RGBA', img.size, background + (255,))
+        img = Image.alpha_composite(bg, img)
+    return img.convert('RGB')
+
+
+def center_crop_resize(img, size):
+    w, h = img.size
+    s = min(w, h)
+    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    return img.resize((size, size), Image.LANCZOS) if s != size else img
+
+
+def load_image(path, size):
+    """An image file of any size or mode -> float [1, 3, size, size] in [-1, 1] (center crop + resize,
+    transparency on white, with a one-line notice when it had to be converted)."""
+    if not os.path.isfile(path):
+        die(f"image file '{path}' not found")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode != 'RGB' or img.size != (size, size):
+                print(f"note: {path} is {img.mode} {img.size[0]}x{img.size[1]}; converted to RGB, center-cropped "
+                      f"and resized to {size}x{size}")
+            a = np.asarray(center_crop_resize(to_rgb(img), size), dtype=np.uint8)
+            return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1, img.size
+    except (OSError, ValueError) as e:
+        die(f"image file '{path}' could not be read ({type(e).__name__}: {e})")
+
 def to_uint8(x):
     """[B, C, H, W] in [-1, 1] -> uint8 [B, H, W, C] numpy."""
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

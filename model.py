@@ -376,6 +376,14 @@ def inpaint_velocity(v, y, x0, mask):
     return mask * v + (1 - mask) * (y - x0)
 
 
+def slerp(a, b, alpha):
+    """Spherical interpolation between noise tensors a and b ([B, ...]); alpha [B] in [0, 1]."""
+    a_, b_ = a.flatten(1), b.flatten(1)
+    omega = torch.acos(((a_ * b_).sum(1) / (a_.norm(dim=1) * b_.norm(dim=1))).clamp(-1 + 1e-7, 1 - 1e-7))
+    w = lambda s: (torch.sin(s * omega) / torch.sin(omega)).view(-1, *[1] * (a.ndim - 1))
+    return w(1 - alpha) * a + w(alpha) * b
+
+
 # -----------------------------------------------------------------------------
 # Fixed-step ODE solvers: explicit Runge-Kutta, Butcher tableaus (c, A, b); NFE per step = len(c)
 

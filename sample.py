@@ -1,5 +1,6 @@
 """
-Generate images with trained LeDiFlow checkpoints (or the Gaussian-prior FM baseline):
+Generate images with trained LeDiFlow checkpoints (or the Gaussian-prior FM baseline), and use the
+latent space (paper section 4.2): interpolation, inpainting, anonymization.
 
     z  = solve(S, n ~ N(0, I))         latent sampler, sampler_steps x sampler_solver
     mu_x, logvar_x = D(z)              the learned prior
@@ -10,29 +11,44 @@ Generate images with trained LeDiFlow checkpoints (or the Gaussian-prior FM base
     python sample.py --steps=4 --solver=heun3 --num_samples=256 --out_dir=out/ffhq --seed=7
     python sample.py --out_dir=out/emoji-fm --steps=16 # the baseline (its flow.pt has prior='gaussian')
 
+Modes (--mode=...), each writing one PNG (--output, default out_dir/<mode>.png):
+    interpolate   two images (--image, --image2) or two random latents (seeds seed, seed+1):
+                  row 1 linear in z; row 2 through the latent sampler: both z solved backward
+                  (t 1 -> 0) to noise, slerp there, solved forward again. --frames
+    inpaint       --image plus --mask (PNG, white = regenerate) or --box=[x0, y0, x1, y1]:
+                  z and x0 from the image through E and D, the Eq. 7 field keeps every unmasked
+                  pixel on its straight line to the original. --variations (different prior noise)
+    anonymize     --image: z inverted to noise through the latent sampler, a random vector of
+                  --strength added, mapped forward, the masked region (--box, --mask, or the whole
+                  image minus a --border) regenerated with the inpainting field. --variations
+Rows show the input, the mask (white = regenerated), then the results.
+These modes live here, not in a script of their own: each is ~15 lines on top of the same loaded
+models, and the shared helpers (encode, invert, prior sample, solve) read best next to plain sampling.
+
 Loads the EMA weights of out_dir/{aux,flow,sampler}.pt (refusing a flow model or sampler that was
-trained against another aux checkpoint), writes a PNG grid (--output, default
-out_dir/samples_<solver><steps>.png) and prints solver, steps, NFE and ms per image.
+trained against another aux checkpoint) and prints solver, steps, NFE and ms per image.
 """
+import math
 import os
 import time
 
+import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import autocast, die, load_aux, load_checkpoint, load_stage, save_grid
+from common import autocast, die, load_aux, load_checkpoint, load_image, load_stage, save_grid
 from configurator import configure
 
 cfg = configure()
-device, dtype, out_dir, seed = cfg['device'], cfg['dtype'], cfg['out_dir'], cfg['seed']
-steps, solver, tau = cfg['steps'], cfg['solver'], cfg['tau']
-sampler_steps, sampler_solver = cfg['sampler_steps'], cfg['sampler_solver']
-num_samples, sample_batch_size = cfg['num_samples'], cfg['sample_batch_size']
+globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
 if solver not in M.TABLEAUS or sampler_solver not in M.TABLEAUS:
     die(f"unknown solver '{solver if solver not in M.TABLEAUS else sampler_solver}'; choose one of {', '.join(M.TABLEAUS)}")
-if steps < 1 or sampler_steps < 1 or num_samples < 1:
-    die('steps, sampler_steps and num_samples must be >= 1')
+if min(steps, sampler_steps, invert_steps, num_samples, frames, variations) < 1:
+    die('steps, sampler_steps, invert_steps, num_samples, frames and variations must be >= 1')
+if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
+    die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
 if device == 'auto':
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
 if device.startswith('cuda') and not torch.cuda.is_available():
@@ -44,30 +60,143 @@ learned = flow_ck['model_args']['z_shape'] is not None
 aux = sampler = aux_ck = None
 if learned:
     aux, aux_ck = load_aux(out_dir, device)
-    sampler, _ = load_stage(out_dir, 'sampler.pt', 'latent sampler (stage 3)', device, aux_ck, cfg['allow_mismatch'])
-flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck, cfg['allow_mismatch'])
-shape = (flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size'])
-
+    sampler, _ = load_stage(out_dir, 'sampler.pt', 'latent sampler (stage 3)', device, aux_ck, allow_mismatch)
+elif mode != 'sample':
+    die(f"--mode={mode} needs LeDiFlow's latent space; {out_dir}/flow.pt is the gaussian-prior baseline")
+flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck, allow_mismatch)
+C, H, W = flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size']
 g = torch.Generator().manual_seed(seed)
-images, t_total = [], 0.0
-for i in tqdm(range(0, num_samples, sample_batch_size), desc='sample', disable=num_samples <= sample_batch_size):
-    n = min(sample_batch_size, num_samples - i)
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    with ctx:
-        x = M.generate(flow, aux, sampler, n, steps, solver, sampler_steps, sampler_solver, tau, generator=g, shape=shape)
-    if device.startswith('cuda'):
-        torch.cuda.synchronize()
-    t_total += time.perf_counter() - t0
-    images.append(x.float().cpu())
-images = torch.cat(images)
+output = output or os.path.join(out_dir, f'samples_{solver}{steps}.png' if mode == 'sample' else f'{mode}.png')
 
-output = cfg['output'] or os.path.join(out_dir, f'samples_{solver}{steps}.png')
-save_grid(images, output, nrow=int(len(images) ** 0.5 + 0.999))
-method = 'LeDiFlow' if learned else 'FM baseline (gaussian prior)'
-extra = f' + latent sampler {sampler_steps} x {sampler_solver} (NFE {M.nfe(sampler_solver, sampler_steps)})' if learned else ''
-print(f'{method}: solver {solver}, steps {steps}, NFE {M.nfe(solver, steps)}{extra}; '
-      f'{1000 * t_total / num_samples:.1f} ms/img ({num_samples} images, batch {sample_batch_size}, {device}, '
-      f"{'float32' if device == 'cpu' else dtype}, first batch included)")
+
+# -----------------------------------------------------------------------------
+# the pieces every application is made of
+
+def randn(*shape):
+    return torch.randn(shape, generator=g).to(device)
+
+
+def encode(y):
+    """z of an image: the encoder's posterior mean."""
+    return aux.encode(y)[0]
+
+
+def prior_sample(z, eps):
+    """x0 = mu_x + tau * sigma * eps from the learned prior D(z)."""
+    mu_x, logvar_x = aux.decode(z)
+    return mu_x + tau * torch.exp(0.5 * logvar_x) * eps
+
+
+def to_noise(z):
+    """Invert the latent sampler: solve its ODE backward, t 1 -> 0."""
+    return M.solve(sampler, z, invert_steps, sampler_solver, t0=1.0, t1=0.0)
+
+
+def from_noise(n):
+    return M.solve(sampler, n, invert_steps, sampler_solver)
+
+
+def flow_to_image(z, x0):
+    return M.solve(lambda x, t: flow(x, t, z), x0, steps, solver)
+
+
+def inpaint(y, z, x0, mask):
+    """Eq. 7: unmasked pixels follow the straight line x0 -> y and land exactly on y."""
+    return M.solve(lambda x, t: M.inpaint_velocity(flow(x, t, z), y, x0, mask), x0, steps, solver)
+
+
+def input_image(path):
+    if not path:
+        die(f'--mode={mode} needs --image=PATH')
+    if H != W:
+        die(f'the applications take square images; this model is {H}x{W}')
+    y, size = load_image(path, H)
+    return y.to(device), size
+
+
+def load_mask(image_size, default_border):
+    """1 where pixels are regenerated: from --mask (white = regenerate; the input file's size or the
+    model's), --box=[x0, y0, x1, y1] in model pixels, or the whole image minus a border."""
+    m = torch.zeros(1, 1, H, W)
+    if mask:
+        if not os.path.isfile(mask):
+            die(f"mask file '{mask}' not found")
+        try:
+            img = Image.open(mask)
+            img.load()
+        except OSError as e:
+            die(f"mask file '{mask}' could not be read ({e})")
+        if img.size == tuple(image_size) and img.size != (W, H):
+            s = min(img.size)   # the same center crop as the image, then resize
+            l, t = (img.size[0] - s) // 2, (img.size[1] - s) // 2
+            img = img.crop((l, t, l + s, t + s)).resize((W, H), Image.NEAREST)
+        elif img.size != (W, H):
+            die(f'mask {mask} is {img.size[0]}x{img.size[1]}, but the image is {image_size[0]}x{image_size[1]} '
+                f'and the model {W}x{H}; give a mask of either size')
+        return (torch.from_numpy(np.asarray(img.convert('L'), dtype=np.float32) / 255.0 > 0.5).float()[None, None])
+    if box:
+        x0, y0, x1, y1 = box
+        if not (0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H):
+            die(f'box {box} must satisfy 0 <= x0 < x1 <= {W} and 0 <= y0 < y1 <= {H} (model pixels)')
+        m[..., y0:y1, x0:x1] = 1
+        return m
+    if default_border is None:
+        die('--mode=inpaint needs --mask=PNG or --box=[x0, y0, x1, y1]')
+    b = int(round(border * H))
+    m[..., b:H - b, b:W - b] = 1
+    return m
+
+
+def report(what, n_img, seconds, nfe_flow, extra=''):
+    print(f'{what}: solver {solver}, steps {steps}, NFE {nfe_flow}{extra}; {1000 * seconds / n_img:.1f} ms/img '
+          f'({n_img} images, {device}, {"float32" if device == "cpu" else dtype})')
+
+
+# -----------------------------------------------------------------------------
+with torch.no_grad(), ctx:
+    t0 = time.perf_counter()
+    if mode == 'sample':
+        images = []
+        for i in tqdm(range(0, num_samples, sample_batch_size), desc='sample', disable=num_samples <= sample_batch_size):
+            n = min(sample_batch_size, num_samples - i)
+            images.append(M.generate(flow, aux, sampler, n, steps, solver, sampler_steps, sampler_solver, tau,
+                                     generator=g, shape=(C, H, W)).float().cpu())
+        elapsed = time.perf_counter() - t0   # .cpu() above waited for the device
+        images = torch.cat(images)
+        save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))))
+        extra = f' + latent sampler {sampler_steps} x {sampler_solver} (NFE {M.nfe(sampler_solver, sampler_steps)})' if learned else ''
+        report('LeDiFlow' if learned else 'FM baseline (gaussian prior)', num_samples, elapsed,
+               M.nfe(solver, steps), extra + ', first batch included')
+
+    elif mode == 'interpolate':
+        if image:
+            za, zb = encode(input_image(image)[0]), encode(input_image(image2 or image)[0])
+            na, nb = to_noise(za), to_noise(zb)
+        else:   # two random latents: their noise is known, no inversion needed
+            na, nb = randn(1, *aux.z_shape), randn(1, *aux.z_shape)
+            za, zb = from_noise(na), from_noise(nb)
+        alphas = torch.linspace(0, 1, frames, device=device).view(-1, 1, 1, 1)
+        z_linear = (1 - alphas) * za + alphas * zb                                         # (a) linear in z
+        z_sampler = from_noise(M.slerp(na.expand(frames, -1, -1, -1), nb.expand(frames, -1, -1, -1), alphas.flatten()))  # (b)
+        eps = randn(1, C, H, W).expand(2 * frames, -1, -1, -1)   # the same prior noise in every frame: only z moves
+        z = torch.cat([z_linear, z_sampler])
+        images = flow_to_image(z, prior_sample(z, eps))
+        save_grid(images.float(), output, nrow=frames)
+        report(f'interpolate ({frames} frames, row 1 linear in z, row 2 through the latent sampler)', 2 * frames,
+               time.perf_counter() - t0, M.nfe(solver, steps))
+
+    else:  # inpaint, anonymize
+        y, size = input_image(image)
+        m = load_mask(size, border if mode == 'anonymize' else None).to(device)
+        z = encode(y).expand(variations, -1, -1, -1)
+        if mode == 'anonymize':   # a new identity: move z in the sampler's noise space, map it back
+            n = to_noise(z[:1])
+            r = randn(variations, *aux.z_shape)
+            z = from_noise((n + strength * r) / math.sqrt(1 + strength ** 2))
+        yv = y.expand(variations, -1, -1, -1)
+        x0 = prior_sample(z, randn(variations, C, H, W))
+        images = inpaint(yv, z, x0, m)
+        save_grid(torch.cat([y, m.expand(1, C, H, W) * 2 - 1, images.float()]), output, nrow=variations + 2)
+        report(f'{mode} ({variations} variations, {int(m.sum())} of {H * W} pixels regenerated)', variations,
+               time.perf_counter() - t0, M.nfe(solver, steps))
 print(f'wrote {output}')

@@ -77,4 +77,14 @@ sampler_steps = 4            # latent sampler ODE steps (the paper: 4 midpoint s
 sampler_solver = 'midpoint'
 num_samples = 64
 sample_batch_size = 256
-output = ''                  # sample.py's PNG; '' = out_dir/samples_<solver><steps>.png
+output = ''                  # sample.py's PNG; '' = out_dir/samples_<solver><steps>.png or out_dir/<mode>.png
+mode = 'sample'              # sample.py: 'sample', 'interpolate', 'inpaint', 'anonymize' (README: Applications)
+image = ''                   # input image (any size or mode: center-cropped and resized)
+image2 = ''                  # interpolate: the second image (no images: two random latents)
+frames = 8                   # interpolate: frames per row
+mask = ''                    # inpaint/anonymize: PNG, white = regenerate (the image's size or the model's)
+box = []                     # inpaint/anonymize: [x0, y0, x1, y1] in model pixels, regenerated
+border = 0.125               # anonymize without mask/box: regenerate all but this fraction at each edge
+variations = 4               # inpaint/anonymize: results per input (different prior noise)
+strength = 0.5               # anonymize: size of the random step in the sampler's noise space
+invert_steps = 32            # latent sampler steps for inversion (t 1 -> 0) and the way back

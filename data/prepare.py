@@ -15,38 +15,17 @@ import sys
 from multiprocessing import Pool
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image
 from tqdm import tqdm
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import center_crop_resize, to_rgb  # noqa: E402  (the repo root's common.py)
+
 EXTS = {'.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff', '.gif'}
-
-
-def to_rgb(img, background=(255, 255, 255)):
-    """Any PIL mode (RGBA, LA, P, L, I;16, CMYK) -> RGB uint8, transparency composited on white."""
-    if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16/32-bit grayscale: rescale to 8 bit
-        a = np.asarray(img, dtype=np.float64)
-        a = a / (65535.0 if a.max() > 255 else 255.0) * 255.0
-        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), 'L')
-    if img.mode == 'P':
-        img = img.convert('RGBA')
-    if img.mode in ('RGBA', 'LA'):
-        img = img.convert('RGBA')
-        bg = Image.new('RGBA', img.size, background + (255,))
-        img = Image.alpha_composite(bg, img)
-    return img.convert('RGB')
-
-
-def center_crop_resize(img, size):
-    w, h = img.size
-    s = min(w, h)
-    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    return img.resize((size, size), Image.LANCZOS) if s != size else img
-
-
 MIN_SIDE = 16  # images whose shorter side is below this are skipped as too small
 
 
-def load_image(path, size):
+def load_for_dataset(path, size):
     """-> uint8 [size, size, 3], or a reason string ('unreadable', 'too small') if it is skipped."""
     try:
         with Image.open(path) as img:
@@ -59,7 +38,7 @@ def load_image(path, size):
 
 
 def _load(args):
-    return load_image(*args)
+    return load_for_dataset(*args)
 
 
 def list_images(src):
