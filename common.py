@@ -6,6 +6,7 @@ Plain functions; the training loops themselves live in the scripts.
 """
 import contextlib
 import glob
+import json
 import math
 import os
 import sys
@@ -67,22 +68,46 @@ def no_sync(model, skip):
 
 
 # -----------------------------------------------------------------------------
-# data: uint8 [N, H, W, C] from data/prepare.py
+# data: uint8 images [N, H, W, C] from data/prepare.py, or float16 VAE latents [N, h, w, c]
+# (latent mode, data/prepare.py --vae) described by a .json sidecar: which VAE, which scale
+
+def meta_path(path):
+    return os.path.splitext(path)[0] + '.json'
+
+
+def data_meta(path):
+    """The latent-mode description of a data file (VAE, scaling), or None for pixel data."""
+    p = meta_path(path)
+    return json.load(open(p)) if os.path.isfile(p) and not path.endswith('.npz') else None
+
+
+def describe(latent):
+    return 'pixels' if latent is None else f"latents of {latent['vae']} (scale {latent['scaling_factor']})"
+
 
 def load_data(path, image_size=0, aux_ck=None):
-    """The training images, uint8 [N, H, W, C] (memory-mapped for .npy). Checks them against the
-    config's image_size (0 = any) and against the aux checkpoint a later stage builds on."""
+    """The training data, [N, H, W, C] (memory-mapped for .npy): uint8 images, or float16 latents
+    with their sidecar. Checks it against the config's image_size (the pixel resolution; 0 = any)
+    and against the aux checkpoint a later stage builds on (same shape, same VAE)."""
     if not os.path.isfile(path):
         die(f"data file '{path}' not found; build it with data/prepare.py (see README)")
     try:
         data = np.load(path)['images'] if path.endswith('.npz') else np.load(path, mmap_mode='r')
     except Exception as e:
         die(f"data file '{path}' could not be read ({type(e).__name__}: {e})")
-    if data.ndim != 4 or data.dtype != np.uint8 or len(data) == 0:
-        die(f"data file '{path}' must hold a non-empty uint8 array [N, H, W, C], got {data.dtype} {list(data.shape)}")
-    if image_size and tuple(data.shape[1:3]) != (image_size, image_size):
-        die(f"data file '{path}' holds {data.shape[1]}x{data.shape[2]} images but the config says image_size="
-            f"{image_size}; prepare the data at that size or change image_size")
+    latent = data_meta(path)
+    want = np.float16 if latent else np.uint8
+    if data.ndim != 4 or len(data) == 0 or data.dtype != want:
+        hint = '' if latent or data.dtype == np.uint8 else f'; latents need the sidecar {meta_path(path)} (data/prepare.py --vae)'
+        die(f"data file '{path}' must hold a non-empty {np.dtype(want).name} array [N, H, W, C], got "
+            f"{data.dtype} {list(data.shape)}{hint}")
+    pixels = latent['image_size'] if latent else list(data.shape[1:3])
+    if image_size and list(pixels) != [image_size, image_size]:
+        die(f"data file '{path}' holds {'latents of ' if latent else ''}{pixels[0]}x{pixels[1]} images but the config "
+            f"says image_size={image_size}; prepare the data at that size or change image_size")
+    if aux_ck is not None and aux_ck.get('latent') != latent:
+        die(f"aux.pt was trained on {describe(aux_ck.get('latent'))}, but '{path}' holds {describe(latent)}; "
+            f"every stage must use the same data (and VAE)")
     if aux_ck is not None:
         a = aux_ck['model_args']
         if [*a['image_size'], a['channels']] != list(data.shape[1:]):
@@ -92,9 +117,12 @@ def load_data(path, image_size=0, aux_ck=None):
 
 
 def get_batch(data, idx, device, flip=False, gen=None):
-    """Images idx -> float [B, C, H, W] in [-1, 1] on device (random horizontal flips if flip)."""
+    """Items idx -> float [B, C, H, W] on device: images scaled to [-1, 1], latents as stored
+    (random horizontal flips if flip)."""
     idx = np.sort(idx.numpy())  # sorted reads are kinder to a memory-mapped file
-    x = torch.from_numpy(np.ascontiguousarray(data[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = torch.from_numpy(np.ascontiguousarray(data[idx])).permute(0, 3, 1, 2).float()
+    if data.dtype == np.uint8:
+        x = x / 127.5 - 1
     if flip:
         f = torch.rand(len(idx), generator=gen) < 0.5
         x[f] = x[f].flip(-1)
@@ -228,6 +256,62 @@ def load_stage(out_dir, name, what, device, aux_ck=None, allow_mismatch=False):
     net = M.HDiT(**ck['model_args'])
     net.load_state_dict(ck['ema'])
     return net.to(device).eval().requires_grad_(False), ck
+
+
+# -----------------------------------------------------------------------------
+# latent mode: a diffusers autoencoder (the SD2 VAE) between pixels and the latents the stages model
+
+def load_vae(path, device):
+    """AutoencoderKL or AutoencoderTiny from a local directory (a Stable Diffusion repo with a vae/
+    subfolder works too), or a hub name when there is network."""
+    import diffusers  # only latent mode needs it
+    sub = 'vae' if os.path.isfile(os.path.join(path, 'vae', 'config.json')) else None
+    cfg_file = os.path.join(path, sub or '', 'config.json')
+    kind = json.load(open(cfg_file)).get('_class_name', 'AutoencoderKL') if os.path.isfile(cfg_file) else 'AutoencoderKL'
+    if kind not in ('AutoencoderKL', 'AutoencoderTiny'):
+        die(f"'{path}' holds a {kind}; latent mode takes an AutoencoderKL or AutoencoderTiny")
+    try:
+        vae = getattr(diffusers, kind).from_pretrained(path, subfolder=sub)
+    except Exception as e:
+        die(f"VAE '{path}' could not be loaded ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+    return vae.to(device).eval().requires_grad_(False)
+
+
+def vae_meta(vae, path, image_size):
+    """What the data sidecar and every checkpoint record about the latent space."""
+    c = vae.config
+    return dict(vae=os.path.abspath(path) if os.path.isdir(path) else path, kind=type(vae).__name__,
+                scaling_factor=float(c.scaling_factor), shift_factor=float(c.get('shift_factor') or 0.0),
+                image_size=[image_size, image_size])
+
+
+@torch.no_grad()
+def vae_encode(vae, meta, x):
+    """Images [-1, 1] -> (latent - shift) * scale (the posterior mean for AutoencoderKL)."""
+    enc = vae.encode(x.to(vae.dtype))
+    lat = enc.latents if meta['kind'] == 'AutoencoderTiny' else enc.latent_dist.mean
+    return (lat.float() - meta['shift_factor']) * meta['scaling_factor']
+
+
+@torch.no_grad()
+def vae_decode(vae, meta, z, batch=32):
+    """Scaled latents -> images in [-1, 1], in batches."""
+    out = [vae.decode((z[i:i + batch] / meta['scaling_factor'] + meta['shift_factor']).to(vae.dtype)).sample.float()
+           for i in range(0, len(z), batch)]
+    return torch.cat(out)
+
+
+def pixel_view(latent, device):
+    """For the training grids: data-space tensors -> images (identity in pixel mode; the VAE,
+    loaded on first use, in latent mode)."""
+    vae = []
+    def view(x):
+        if latent is None:
+            return x
+        if not vae:
+            vae.append(load_vae(latent['vae'], device))
+        return vae_decode(vae[0], latent, x.float())
+    return view
 
 
 # -----------------------------------------------------------------------------

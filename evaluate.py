@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import model as M
-from common import autocast, die, get_batch, load_aux, load_checkpoint, load_data, load_stage
+from common import (autocast, data_meta, die, get_batch, load_aux, load_checkpoint, load_data, load_stage, load_vae,
+                    vae_decode)
 from configurator import configure
 
 
@@ -136,8 +137,10 @@ def sync(device):
 
 
 @torch.no_grad()
-def time_parts(flow, aux, sampler, steps, solver, n, sampler_steps, sampler_solver, tau, shape, device, ctx, repeats):
-    """Median wall time of each part over `repeats` runs (one warm-up run first), in ms per image."""
+def time_parts(flow, aux, sampler, steps, solver, n, sampler_steps, sampler_solver, tau, shape, device, ctx, repeats,
+               vae=None, latent=None):
+    """Median wall time of each part over `repeats` runs (one warm-up run first), in ms per image;
+    in latent mode also the VAE decode."""
     def one():
         t = {}
         with ctx:
@@ -154,10 +157,14 @@ def time_parts(flow, aux, sampler, steps, solver, n, sampler_steps, sampler_solv
                 x0 = mu_x + tau * torch.exp(0.5 * logvar_x) * torch.randn_like(mu_x)
                 sync(device)
                 t2 = time.perf_counter()
-            M.solve((lambda x, t: flow(x, t, z)) if z is not None else flow, x0, steps, solver)
+            x1 = M.solve((lambda x, t: flow(x, t, z)) if z is not None else flow, x0, steps, solver)
             sync(device)
             t3 = time.perf_counter()
-        t['sampler'], t['decoder'], t['flow'] = (1000 * (b - a) / n for a, b in ((t0, t1), (t1, t2), (t2, t3)))
+            if vae is not None:
+                vae_decode(vae, latent, x1.float(), batch=n)
+                sync(device)
+            t4 = time.perf_counter()
+        t['sampler'], t['decoder'], t['flow'], t['vae'] = (1000 * (b - a) / n for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4)))
         return t
     one()
     runs = [one() for _ in range(repeats)]
@@ -199,7 +206,7 @@ def plot(rows, path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for key in sorted({(r['method'], r['solver']) for r in rows}):
         pts = sorted((r['ms_per_img'], r['fid'], r['steps']) for r in rows if (r['method'], r['solver']) == key)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], 'o-' if key[0] == 'LeDiFlow' else 's--', label=' '.join(key))
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], 'o-' if key[0].startswith('LeDiFlow') else 's--', label=' '.join(key))
         for ms, q, s in pts:
             ax.annotate(str(s), (ms, q), textcoords='offset points', xytext=(3, 3), fontsize=7)
     ax.set_xscale('log')
@@ -231,7 +238,8 @@ if __name__ == '__main__':
         inception_net = torch.jit.load(inc_path, map_location=device).eval()
     except Exception as e:
         die(f"Inception network '{inc_path}' could not be loaded ({type(e).__name__})")
-    data_arr = load_data(data)
+    data_latent = data_meta(data)
+    data_arr = load_data(data_latent['source'] if data_latent else data)   # quality is measured in image space
     n_ref = min(eval_ref_samples or len(data_arr), len(data_arr))
     ref_idx = torch.randperm(len(data_arr), generator=torch.Generator().manual_seed(seed))[:n_ref]
     key = hashlib.sha1(f'{os.path.abspath(data)}:{data_arr.shape}:{n_ref}:{seed}:{os.path.getsize(inc_path)}'
@@ -260,9 +268,13 @@ if __name__ == '__main__':
         sampler = load_stage(run, 'sampler.pt', 'latent sampler', device, aux_ck)[0] if learned else None
         flow = load_stage(run, 'flow.pt', 'flow model', device, aux_ck)[0]
         shape = (flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size'])
-        if list(shape[1:]) != list(data_arr.shape[1:3]):
-            die(f'{run} generates {shape[1]}x{shape[2]} images but {data} holds {data_arr.shape[1]}x{data_arr.shape[2]}')
-        method = 'LeDiFlow' if learned else 'FM'
+        latent = flow_ck.get('latent')
+        vae = load_vae(latent['vae'], device) if latent else None
+        pixels = latent['image_size'] if latent else shape[1:]
+        if list(pixels) != list(data_arr.shape[1:3]):
+            die(f'{run} generates {pixels[0]}x{pixels[1]} images but the reference data holds '
+                f'{data_arr.shape[1]}x{data_arr.shape[2]}')
+        method = ('LeDiFlow' if learned else 'FM') + (f'-{latent["kind"]}' if latent else '')
         for solver in eval_solvers:
             for steps in tqdm(eval_steps, desc=f'{method} {solver} ({run})'):
                 g = torch.Generator().manual_seed(seed)   # the same noise for every point
@@ -270,21 +282,23 @@ if __name__ == '__main__':
                     images = torch.cat([M.generate(flow, aux, sampler, min(256, eval_samples - i), steps, solver,
                                                    sampler_steps, sampler_solver, tau, generator=g, shape=shape).float().cpu()
                                         for i in range(0, eval_samples, 256)])
+                if vae is not None:
+                    images = vae_decode(vae, latent, images.to(device)).cpu()
                 feats = inception_features(inception_net, images)
                 t = time_parts(flow, aux, sampler, steps, solver, speed_batch, sampler_steps, sampler_solver, tau, shape,
-                               device, ctx, speed_repeats)
+                               device, ctx, speed_repeats, vae, latent)
                 row = dict(method=method, run=run, solver=solver, steps=steps, nfe=M.nfe(solver, steps),
                            sampler_nfe=M.nfe(sampler_solver, sampler_steps) if learned else 0,
-                           ms_per_img=t['sampler'] + t['decoder'] + t['flow'], ms_sampler=t['sampler'],
-                           ms_decoder=t['decoder'], ms_flow=t['flow'], fid=fid(feats, ref['inception']),
+                           ms_per_img=t['sampler'] + t['decoder'] + t['flow'] + t['vae'], ms_sampler=t['sampler'],
+                           ms_decoder=t['decoder'], ms_flow=t['flow'], ms_vae=t['vae'], fid=fid(feats, ref['inception']),
                            kid=kid(feats, ref['inception']),
                            cmmd=cmmd(clip_embeddings(clip_model, images), ref['clip']) if clip_model else None)
                 rows.append(row)
 
     # speedup at matched FID
     summary = {}
-    ledi = [(r['ms_per_img'], r['fid']) for r in rows if r['method'] == 'LeDiFlow']
-    base = [(r['ms_per_img'], r['fid']) for r in rows if r['method'] == 'FM']
+    ledi = [(r['ms_per_img'], r['fid']) for r in rows if r['method'].startswith('LeDiFlow')]
+    base = [(r['ms_per_img'], r['fid']) for r in rows if r['method'].startswith('FM')]
     if ledi and base:
         sp = speedups(ledi, base)
         best = min(sp, key=lambda s: s['fid'])
@@ -307,11 +321,12 @@ if __name__ == '__main__':
     fmt = lambda v, p: '-' if v is None else f'{v:.{p}f}'
     lines = [f"FID/KID: {eval_samples} samples vs {n_ref} training images; speed: batch {speed_batch}, "
              f"{meta['device']}, {meta['dtype']}, median of {speed_repeats} after warm-up.", '',
-             '| method | solver | steps | NFE | ms/img | sampler + decoder + flow ms | FID | KID x1e3 | CMMD |',
+             '| method | solver | steps | NFE | ms/img | sampler + decoder + flow (+ VAE) ms | FID | KID x1e3 | CMMD |',
              '|---|---|---|---|---|---|---|---|---|']
     for r in rows:
+        vae_ms = f" + {r['ms_vae']:.2f}" if r['ms_vae'] else ''
         lines.append(f"| {r['method']} | {r['solver']} | {r['steps']} | {r['nfe']} | {r['ms_per_img']:.2f} | "
-                     f"{r['ms_sampler']:.2f} + {r['ms_decoder']:.2f} + {r['ms_flow']:.2f} | {r['fid']:.2f} | "
+                     f"{r['ms_sampler']:.2f} + {r['ms_decoder']:.2f} + {r['ms_flow']:.2f}{vae_ms} | {r['fid']:.2f} | "
                      f"{1e3 * r['kid']:.2f} | {fmt(r['cmmd'], 3)} |")
     if summary:
         b, m = summary['at_best_ledi_fid'], summary['max_speedup']

@@ -38,7 +38,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import autocast, die, load_aux, load_checkpoint, load_image, load_stage, save_grid
+from common import autocast, die, load_aux, load_checkpoint, load_image, load_stage, load_vae, save_grid, vae_decode
 from configurator import configure
 
 cfg = configure()
@@ -65,6 +65,10 @@ elif mode != 'sample':
     die(f"--mode={mode} needs LeDiFlow's latent space; {out_dir}/flow.pt is the gaussian-prior baseline")
 flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck, allow_mismatch)
 C, H, W = flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size']
+latent = flow_ck.get('latent')   # latent mode: the models work on VAE latents, decoded once at the end
+if latent and mode != 'sample':
+    die(f'--mode={mode} works on pixel-space models; {out_dir} models VAE latents')
+vae_model = load_vae(vae or latent['vae'], device) if latent else None
 g = torch.Generator().manual_seed(seed)
 output = output or os.path.join(out_dir, f'samples_{solver}{steps}.png' if mode == 'sample' else f'{mode}.png')
 
@@ -163,10 +167,15 @@ with torch.no_grad(), ctx:
                                      generator=g, shape=(C, H, W)).float().cpu())
         elapsed = time.perf_counter() - t0   # .cpu() above waited for the device
         images = torch.cat(images)
-        save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))))
         extra = f' + latent sampler {sampler_steps} x {sampler_solver} (NFE {M.nfe(sampler_solver, sampler_steps)})' if learned else ''
         report('LeDiFlow' if learned else 'FM baseline (gaussian prior)', num_samples, elapsed,
                M.nfe(solver, steps), extra + ', first batch included')
+        if latent:   # decode with the VAE the data was encoded with, in batches; timed on its own
+            t1 = time.perf_counter()
+            images = torch.cat([vae_decode(vae_model, latent, images[i:i + sample_batch_size].to(device)).cpu()
+                                for i in range(0, len(images), sample_batch_size)])
+            print(f"VAE decode ({latent['kind']}, {latent['vae']}): {1000 * (time.perf_counter() - t1) / num_samples:.1f} ms/img")
+        save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))))
 
     elif mode == 'interpolate':
         if image:

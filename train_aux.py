@@ -18,9 +18,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (autocast, check_ranks_in_sync, count_params, die, ema_update, get_batch, init_distributed,
-                    iteration_rng,
-                    load_checkpoint, load_data, lr_at, no_sync, optimizer_step, save_checkpoint, save_grid)
+from common import (autocast, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
+                    init_distributed, iteration_rng, load_checkpoint, load_data, lr_at, no_sync, optimizer_step,
+                    pixel_view, save_checkpoint, save_grid)
 from configurator import configure
 
 cfg = configure()
@@ -34,10 +34,12 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)
 torch.manual_seed(seed)
-data = load_data(data, image_size)
-N, H, W, C = data.shape
+dataset = load_data(data, image_size)
+latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
+N, H, W, C = dataset.shape
 ctx = autocast(device, dtype)
 os.makedirs(out_dir, exist_ok=True)
+to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'aux.pt')
 
 # -----------------------------------------------------------------------------
@@ -76,20 +78,23 @@ if world > 1:
 
 def checkpoint():
     save_checkpoint({'stage': 'aux', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it,
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
                      'run_id': run_id}, ckpt_path)
 
 
 @torch.no_grad()
 def sample_grid():
     g = torch.Generator().manual_seed(seed)
-    y = get_batch(data, torch.randint(N, (16,), generator=g), device)
+    y = get_batch(dataset, torch.randint(N, (16,), generator=g), device)
     with ctx:
         mu_z, _ = ema.encode(y)
         mu_x, logvar_x = ema.decode(mu_z)
     sigma = torch.exp(0.5 * logvar_x.float())
     x0 = mu_x.float() + sigma * torch.randn(mu_x.shape, generator=g).to(device)
-    return save_grid(torch.cat([y, mu_x.float(), x0, sigma.clamp(max=1) * 2 - 1]), f'{out_dir}/aux_{it:06d}.png', 16)
+    rows = [to_pixels(r) for r in (y, mu_x.float(), x0)]
+    if latent is None:  # a sigma map is only an image in pixel space
+        rows.append(sigma.clamp(max=1) * 2 - 1)
+    return save_grid(torch.cat(rows), f'{out_dir}/aux_{it:06d}.png', 16)
 
 
 # -----------------------------------------------------------------------------
@@ -102,7 +107,7 @@ while it < max_iters:
         group['lr'] = lr_now
     g_cpu, g_dev = iteration_rng(seed, it, rank, device)
     for micro_step in range(gradient_accumulation_steps):
-        y = get_batch(data, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
+        y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
         eps = torch.randn((micro_batch, *raw.z_shape), generator=g_dev, device=device)
         with no_sync(model, micro_step < gradient_accumulation_steps - 1):
             with ctx:

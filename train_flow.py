@@ -18,9 +18,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (autocast, aux_ref, check_ranks_in_sync, count_params, die, ema_update, get_batch,
-                    init_distributed, iteration_rng,
-                    load_aux, load_checkpoint, load_data, lr_at, no_sync, optimizer_step, save_checkpoint, save_grid)
+from common import (autocast, aux_ref, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
+                    init_distributed, iteration_rng, load_aux, load_checkpoint, load_data, lr_at, no_sync,
+                    optimizer_step, pixel_view, save_checkpoint, save_grid)
 from configurator import configure
 
 cfg = configure()
@@ -43,10 +43,12 @@ if batch_size % (world * gradient_accumulation_steps):
 micro_batch = batch_size // (world * gradient_accumulation_steps)
 torch.manual_seed(seed)
 aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
-data = load_data(data, image_size, aux_ck)
-N, H, W, C = data.shape
+dataset = load_data(data, image_size, aux_ck)
+latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
+N, H, W, C = dataset.shape
 ctx = autocast(device, dtype)
 os.makedirs(out_dir, exist_ok=True)
+to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'flow.pt')
 
 # -----------------------------------------------------------------------------
@@ -88,7 +90,7 @@ if world > 1:
 
 def checkpoint():
     save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it,
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
                      'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
 
 
@@ -109,11 +111,11 @@ def draw_prior(y, g):
 @torch.no_grad()
 def sample_grid():
     g = torch.Generator().manual_seed(seed)
-    y = get_batch(data, torch.randint(N, (16,), generator=g), device)
+    y = get_batch(dataset, torch.randint(N, (16,), generator=g), device)
     x0, _, z = draw_prior(y, torch.Generator(device).manual_seed(seed))
     with ctx:
         rows = [M.solve(lambda x, t: ema(x, t, z), x0, n, 'midpoint') for n in (1, 4)]
-    return save_grid(torch.cat([x0, *rows, y]).float(), f'{out_dir}/flow_{it:06d}.png', 16)
+    return save_grid(to_pixels(torch.cat([x0, *rows, y]).float()), f'{out_dir}/flow_{it:06d}.png', 16)
 
 
 # -----------------------------------------------------------------------------
@@ -126,7 +128,7 @@ while it < max_iters:
         group['lr'] = lr_now
     g_cpu, g_dev = iteration_rng(seed, it, rank, device)
     for micro_step in range(gradient_accumulation_steps):
-        y = get_batch(data, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
+        y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
         x0, sigma, z = draw_prior(y, g_dev)
         t = torch.rand(micro_batch, generator=g_dev, device=device)
         if t_dist == 'logit_normal':

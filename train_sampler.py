@@ -19,9 +19,9 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (autocast, aux_ref, check_ranks_in_sync, count_params, die, ema_update, get_batch,
-                    init_distributed, iteration_rng,
-                    load_aux, load_checkpoint, load_data, lr_at, no_sync, optimizer_step, save_checkpoint, save_grid)
+from common import (autocast, aux_ref, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
+                    init_distributed, iteration_rng, load_aux, load_checkpoint, load_data, lr_at, no_sync,
+                    optimizer_step, pixel_view, save_checkpoint, save_grid)
 from configurator import configure
 
 cfg = configure()
@@ -38,15 +38,17 @@ torch.manual_seed(seed)
 ctx = autocast(device, dtype)
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
 aux, aux_ck = load_aux(out_dir, device)
-data = load_data(data, image_size, aux_ck)
-N = len(data)
+dataset = load_data(data, image_size, aux_ck)
+latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
+to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
+N = len(dataset)
 
 # the training targets: the frozen encoder's posterior of every image (on every rank, once)
 mu_all, std_all = [], []
 with torch.no_grad():
     for i in tqdm(range(0, N, 256), desc='encode latents', disable=not master):
         with ctx:
-            mu_z, logvar_z = aux.encode(get_batch(data, torch.arange(i, min(i + 256, N)), device))
+            mu_z, logvar_z = aux.encode(get_batch(dataset, torch.arange(i, min(i + 256, N)), device))
         mu_all.append(mu_z.float())
         std_all.append(torch.exp(0.5 * logvar_z.float()))
 mu_all, std_all = torch.cat(mu_all), torch.cat(std_all)
@@ -91,7 +93,7 @@ if world > 1:
 
 def checkpoint():
     save_checkpoint({'stage': 'sampler', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it,
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
                      'aux_ref': aux_ref(aux_ck)}, ckpt_path)
 
 
@@ -101,7 +103,7 @@ def sample_grid():
     with ctx:
         z = M.solve(ema, n, sampler_steps, sampler_solver)
         mu_x, _ = aux.decode(z)
-    return save_grid(mu_x.float(), f'{out_dir}/sampler_{it:06d}.png', 8)
+    return save_grid(to_pixels(mu_x.float()), f'{out_dir}/sampler_{it:06d}.png', 8)
 
 
 # -----------------------------------------------------------------------------

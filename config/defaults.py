@@ -77,6 +77,7 @@ sampler_steps = 4            # latent sampler ODE steps (the paper: 4 midpoint s
 sampler_solver = 'midpoint'
 num_samples = 64
 sample_batch_size = 256
+vae = ''                     # latent mode: the VAE directory (default: the one recorded in the checkpoints)
 output = ''                  # sample.py's PNG; '' = out_dir/samples_<solver><steps>.png or out_dir/<mode>.png
 mode = 'sample'              # sample.py: 'sample', 'interpolate', 'inpaint', 'anonymize' (README: Applications)
 image = ''                   # input image (any size or mode: center-cropped and resized)
