@@ -62,6 +62,50 @@ def iteration_rng(seed, it, rank, device):
     return cpu, (cpu if str(device) == 'cpu' else torch.Generator(device=device).manual_seed(s))
 
 
+def micro_batch_size(batch_size, world, accum):
+    """Per-rank, per-micro-step batch of a global batch_size."""
+    if batch_size % (world * accum):
+        die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps {accum}')
+    return batch_size // (world * accum)
+
+
+def build(cls, model_args):
+    """The network, or a one-line error for an impossible shape (resolution vs patch and levels, ...)."""
+    try:
+        return cls(**model_args)
+    except ValueError as e:
+        die(str(e))
+
+
+def init_state(init_from, path, what, model_args, model, ema, optimizer, aux_ck=None):
+    """'scratch' -> None. 'resume' -> the checkpoint at path, its weights, EMA and optimizer state loaded
+    into model, ema, optimizer; refused if it has another architecture or was trained against
+    another aux checkpoint than aux_ck."""
+    if init_from not in ('scratch', 'resume'):
+        die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
+    if init_from == 'scratch':
+        return None
+    ck = load_checkpoint(path, what)
+    if ck['model_args'] != model_args:
+        die(f"{path} was trained with model args {ck['model_args']}, the config gives {model_args}")
+    if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
+        die(f"{path} was trained against aux checkpoint {ck.get('aux_ref')}, aux.pt is now {aux_ref(aux_ck)}")
+    model.load_state_dict(ck['model'])
+    ema.load_state_dict(ck['ema'])
+    optimizer.load_state_dict(ck['optimizer'])
+    return ck
+
+
+def wrap(model, compile, world, device):
+    """torch.compile (optional), then DDP when there is more than one rank."""
+    if compile:
+        model = torch.compile(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)
+    return model
+
+
 def no_sync(model, skip):
     """DDP gradient all-reduce only on the last micro-step of gradient accumulation."""
     return model.no_sync() if skip and hasattr(model, 'no_sync') else contextlib.nullcontext()

@@ -15,12 +15,11 @@ import time
 import uuid
 
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (autocast, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
-                    init_distributed, iteration_rng, load_checkpoint, load_data, lr_at, no_sync, optimizer_step,
-                    pixel_view, save_checkpoint, save_grid)
+from common import (autocast, build, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
+                    init_distributed, init_state, iteration_rng, load_data, lr_at, micro_batch_size, no_sync,
+                    optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
 from configurator import configure
 
 cfg = configure()
@@ -29,10 +28,7 @@ batch_size = batch_size or aux_batch_size
 max_iters = max_iters or aux_max_iters
 
 rank, world, device, master = init_distributed(device)
-if batch_size % (world * gradient_accumulation_steps):
-    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
-        f'{gradient_accumulation_steps}')
-micro_batch = batch_size // (world * gradient_accumulation_steps)
+micro_batch = micro_batch_size(batch_size, world, gradient_accumulation_steps)
 torch.manual_seed(seed)
 dataset = load_data(data, image_size)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
@@ -47,33 +43,16 @@ ckpt_path = os.path.join(out_dir, 'aux.pt')
 model_args = dict(channels=C, image_size=[H, W], patch=aux_patch, widths=aux_widths, depths=aux_depths,
                   d_head=aux_d_head, ff_mult=aux_ff_mult, kernel=aux_kernel, z_channels=z_channels,
                   logvar_range=[logvar_min, logvar_max])
-try:
-    model = M.AuxModel(**model_args)
-except ValueError as e:
-    die(str(e))
+model = build(M.AuxModel, model_args).to(device)  # on the device before the optimizer sees it
 ema = copy.deepcopy(model).requires_grad_(False)
 optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-it, run_id = 0, uuid.uuid4().hex
-if init_from == 'resume':
-    ck = load_checkpoint(ckpt_path, 'auxiliary model')
-    if ck['model_args'] != model_args:
-        die(f'{ckpt_path} was trained with model args {ck["model_args"]}, the config gives {model_args}')
-    model.load_state_dict(ck['model'])
-    ema.load_state_dict(ck['ema'])
-    optimizer.load_state_dict(ck['optimizer'])
-    it, run_id = ck['iter'], ck['run_id']
-elif init_from != 'scratch':
-    die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
-model.to(device)
-ema.to(device)
+ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, model, ema, optimizer)
+it, run_id = (ck['iter'], ck['run_id']) if ck else (0, uuid.uuid4().hex)
 if master:
     print(f'aux model: {count_params(model) / 1e6:.2f}M parameters, z {list(model.z_shape)}, '
           f'data {N} x {H}x{W}x{C}, batch {batch_size} on {world} x {device}, from iteration {it}')
 raw = model
-if compile:
-    model = torch.compile(model)
-if world > 1:
-    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)
+model = wrap(raw, compile, world, device)
 
 
 def checkpoint():

@@ -15,12 +15,11 @@ import os
 import time
 
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (autocast, aux_ref, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
-                    init_distributed, iteration_rng, load_aux, load_checkpoint, load_data, lr_at, no_sync,
-                    optimizer_step, pixel_view, save_checkpoint, save_grid)
+from common import (autocast, aux_ref, build, check_ranks_in_sync, count_params, data_meta, die, ema_update,
+                    get_batch, init_distributed, init_state, iteration_rng, load_aux, load_data, lr_at,
+                    micro_batch_size, no_sync, optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
 from configurator import configure
 
 cfg = configure()
@@ -37,10 +36,7 @@ if learned and not os.path.isfile(os.path.join(out_dir, 'aux.pt')):
         f"the same out_dir first, or train the baseline with --prior=gaussian")
 
 rank, world, device, master = init_distributed(device)
-if batch_size % (world * gradient_accumulation_steps):
-    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
-        f'{gradient_accumulation_steps}')
-micro_batch = batch_size // (world * gradient_accumulation_steps)
+micro_batch = micro_batch_size(batch_size, world, gradient_accumulation_steps)
 torch.manual_seed(seed)
 aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
 dataset = load_data(data, image_size, aux_ck)
@@ -56,36 +52,17 @@ ckpt_path = os.path.join(out_dir, 'flow.pt')
 model_args = dict(channels=C, image_size=[H, W], patch=flow_patch, widths=flow_widths, depths=flow_depths,
                   d_head=flow_d_head, ff_mult=flow_ff_mult, kernel=flow_kernel, mapping_width=flow_mapping_width,
                   mapping_depth=flow_mapping_depth, z_shape=list(aux.z_shape) if learned else None)
-try:
-    model = M.HDiT(**model_args)
-except ValueError as e:
-    die(str(e))
+model = build(M.HDiT, model_args).to(device)  # on the device before the optimizer sees it
 ema = copy.deepcopy(model).requires_grad_(False)
 optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-it = 0
-if init_from == 'resume':
-    ck = load_checkpoint(ckpt_path, 'flow model')
-    if ck['model_args'] != model_args:
-        die(f'{ckpt_path} was trained with model args {ck["model_args"]}, the config gives {model_args}')
-    if learned and ck['aux_ref'] != aux_ref(aux_ck):
-        die(f"{ckpt_path} was trained against aux checkpoint {ck['aux_ref']}, aux.pt is now {aux_ref(aux_ck)}")
-    model.load_state_dict(ck['model'])
-    ema.load_state_dict(ck['ema'])
-    optimizer.load_state_dict(ck['optimizer'])
-    it = ck['iter']
-elif init_from != 'scratch':
-    die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
-model.to(device)
-ema.to(device)
+ck = init_state(init_from, ckpt_path, 'flow model', model_args, model, ema, optimizer, aux_ck if learned else None)
+it = ck['iter'] if ck else 0
 if master:
     print(f"flow model ({'LeDiFlow, learned prior' if learned else 'FM baseline, gaussian prior'}): "
           f'{count_params(model) / 1e6:.2f}M parameters, data {N} x {H}x{W}x{C}, batch {batch_size} '
           f'on {world} x {device}, from iteration {it}')
 raw = model
-if compile:
-    model = torch.compile(model)
-if world > 1:
-    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)
+model = wrap(raw, compile, world, device)
 
 
 def checkpoint():

@@ -15,13 +15,12 @@ import os
 import time
 
 import torch
-from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (autocast, aux_ref, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
-                    init_distributed, iteration_rng, load_aux, load_checkpoint, load_data, lr_at, no_sync,
-                    optimizer_step, pixel_view, save_checkpoint, save_grid)
+from common import (autocast, aux_ref, build, check_ranks_in_sync, count_params, data_meta, die, ema_update,
+                    get_batch, init_distributed, init_state, iteration_rng, load_aux, load_data, lr_at,
+                    micro_batch_size, no_sync, optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
 from configurator import configure
 
 cfg = configure()
@@ -30,10 +29,7 @@ batch_size = batch_size or sampler_batch_size
 max_iters = max_iters or sampler_max_iters
 
 rank, world, device, master = init_distributed(device)
-if batch_size % (world * gradient_accumulation_steps):
-    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
-        f'{gradient_accumulation_steps}')
-micro_batch = batch_size // (world * gradient_accumulation_steps)
+micro_batch = micro_batch_size(batch_size, world, gradient_accumulation_steps)
 torch.manual_seed(seed)
 ctx = autocast(device, dtype)
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
@@ -60,35 +56,16 @@ model_args = dict(channels=aux.z_shape[0], image_size=list(aux.z_shape[1:]), pat
                   mapping_width=sampler_mapping_width, mapping_depth=sampler_mapping_depth, z_shape=None)
 if len(sampler_widths) != 1:
     die(f'the latent sampler has one level of global attention: sampler_widths must have one entry, got {sampler_widths}')
-try:
-    model = M.HDiT(**model_args)
-except ValueError as e:
-    die(str(e))
+model = build(M.HDiT, model_args).to(device)  # on the device before the optimizer sees it
 ema = copy.deepcopy(model).requires_grad_(False)
 optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-it = 0
-if init_from == 'resume':
-    ck = load_checkpoint(ckpt_path, 'latent sampler')
-    if ck['model_args'] != model_args:
-        die(f'{ckpt_path} was trained with model args {ck["model_args"]}, the config gives {model_args}')
-    if ck['aux_ref'] != aux_ref(aux_ck):
-        die(f"{ckpt_path} was trained against aux checkpoint {ck['aux_ref']}, aux.pt is now {aux_ref(aux_ck)}")
-    model.load_state_dict(ck['model'])
-    ema.load_state_dict(ck['ema'])
-    optimizer.load_state_dict(ck['optimizer'])
-    it = ck['iter']
-elif init_from != 'scratch':
-    die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
-model.to(device)
-ema.to(device)
+ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, model, ema, optimizer, aux_ck)
+it = ck['iter'] if ck else 0
 if master:
     print(f'latent sampler: {count_params(model) / 1e6:.2f}M parameters, z {list(aux.z_shape)}, {N} latents, '
           f'batch {batch_size} on {world} x {device}, from iteration {it}')
 raw = model
-if compile:
-    model = torch.compile(model)
-if world > 1:
-    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)
+model = wrap(raw, compile, world, device)
 
 
 def checkpoint():
