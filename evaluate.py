@@ -219,6 +219,41 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def time_random_networks(cfg, device, ctx):
+    """Time the config's networks with random weights at its resolution (no checkpoints, no data):
+    LeDiFlow (sampler + decoder + flow) and the FM baseline at the same NFE, each solver and step
+    count, eager and (on CUDA) torch.compile. -> rows"""
+    latent = data_meta(cfg['data']) if os.path.isfile(cfg['data']) else None
+    size = cfg['image_size'] // 8 if latent else cfg['image_size']
+    ch = 4 if latent else 3
+    if not size:
+        die('--speed_only needs image_size in the config (e.g. config/ffhq.py sets 256)')
+    torch.manual_seed(cfg['seed'])
+    aux = M.AuxModel(ch, (size, size), cfg['aux_patch'], cfg['aux_widths'], cfg['aux_depths'], cfg['aux_d_head'],
+                     cfg['aux_ff_mult'], cfg['aux_kernel'], cfg['z_channels']).to(device).eval()
+    flow_args = (ch, (size, size), cfg['flow_patch'], cfg['flow_widths'], cfg['flow_depths'], cfg['flow_d_head'],
+                 cfg['flow_ff_mult'], cfg['flow_kernel'], cfg['flow_mapping_width'], cfg['flow_mapping_depth'])
+    ledi, fm = M.HDiT(*flow_args, z_shape=aux.z_shape).to(device).eval(), M.HDiT(*flow_args).to(device).eval()
+    sampler = M.HDiT(cfg['z_channels'], aux.z_shape[1:], 1, cfg['sampler_widths'], cfg['sampler_depths'],
+                     cfg['sampler_d_head'], cfg['sampler_ff_mult'], None, cfg['sampler_mapping_width'],
+                     cfg['sampler_mapping_depth']).to(device).eval()
+    rows = []
+    for compiled in ([False, True] if device.startswith('cuda') else [False]):
+        nets = [torch.compile(m) if compiled else m for m in (ledi, fm, sampler)]
+        if compiled:   # the decoder is called directly: compile its method
+            aux.decode = torch.compile(aux.decode)
+        for solver in cfg['eval_solvers']:
+            for steps in cfg['eval_steps']:
+                for method, flow, a, s in (('LeDiFlow', nets[0], aux, nets[2]), ('FM', nets[1], None, None)):
+                    t = time_parts(flow, a, s, steps, solver, cfg['speed_batch'], cfg['sampler_steps'],
+                                   cfg['sampler_solver'], cfg['tau'], (ch, size, size), device, ctx, cfg['speed_repeats'])
+                    rows.append(dict(method=method, compiled=compiled, solver=solver, steps=steps, nfe=M.nfe(solver, steps),
+                                     ms_per_img=t['sampler'] + t['decoder'] + t['flow'], ms_sampler=t['sampler'],
+                                     ms_decoder=t['decoder'], ms_flow=t['flow']))
+                    print(rows[-1], flush=True)
+    return rows
+
+
 # -----------------------------------------------------------------------------
 if __name__ == '__main__':
     cfg = configure()
@@ -231,6 +266,19 @@ if __name__ == '__main__':
     ctx = autocast(device, dtype)
     os.makedirs(eval_dir, exist_ok=True)
     t_start = time.time()
+    if speed_only:
+        rows = time_random_networks(cfg, device, ctx)
+        dev_name = torch.cuda.get_device_name(device) if device.startswith('cuda') else 'cpu'
+        lines = [f"Random-weight networks of the config, {dev_name}, {'float32' if device == 'cpu' else dtype}, "
+                 f"batch {speed_batch}, median of {speed_repeats} after warm-up; latent sampler {sampler_steps} x "
+                 f"{sampler_solver}.", '', '| method | compiled | solver | steps | NFE | ms/img | sampler + decoder + flow ms |',
+                 '|---|---|---|---|---|---|---|']
+        lines += [f"| {r['method']} | {r['compiled']} | {r['solver']} | {r['steps']} | {r['nfe']} | {r['ms_per_img']:.2f} | "
+                  f"{r['ms_sampler']:.2f} + {r['ms_decoder']:.2f} + {r['ms_flow']:.2f} |" for r in rows]
+        open(os.path.join(eval_dir, 'speed.md'), 'w').write('\n'.join(lines) + '\n')
+        json.dump(dict(device=dev_name, rows=rows), open(os.path.join(eval_dir, 'speed.json'), 'w'), indent=1)
+        print('\n'.join(lines))
+        raise SystemExit(0)
 
     # reference features of the data (cached)
     inc_path = inception_path(inception)

@@ -98,6 +98,7 @@ def sample_grid():
 # -----------------------------------------------------------------------------
 # training loop
 t_start = t_log = time.time()
+it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
     lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
@@ -126,7 +127,7 @@ while it < max_iters:
     if master and (it % log_interval == 0 or it == max_iters):
         dt = time.time() - t_log
         t_log = time.time()
-        n_img = batch_size * (log_interval if it % log_interval == 0 else it % log_interval)
+        n_img, it_log = batch_size * (it - it_log), it
         print(f'flow iter {it}/{max_iters}: loss {loss.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
               f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):

@@ -101,3 +101,4 @@ inception = ''               # TorchScript FID Inception; '' = default_1.pt of t
 clip = ''                    # local CLIP ViT-L/14@336 directory (transformers) for CMMD; '' = skip CMMD
 speed_batch = 64             # images per batch for the ms/img timing
 speed_repeats = 3            # timed runs after one warm-up; the median is reported
+speed_only = False           # time the config's networks with random weights (paper sizes: no checkpoints needed)

@@ -98,3 +98,15 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
     assert [r['fid'] for r in again['rows']] == [r['fid'] for r in res['rows']]
+
+
+def test_speed_only_times_random_networks(tiny_config, tmp_path):
+    p = run('evaluate.py', tiny_config, '--speed_only=True', '--image_size=32', "--eval_solvers=['midpoint']",
+            '--eval_steps=[1, 2]', '--speed_batch=2', '--speed_repeats=1', f'--eval_dir={tmp_path}/s')
+    assert '| LeDiFlow | False | midpoint | 2 | 4 |' in p.stdout
+    rows = json.load(open(tmp_path / 's' / 'speed.json'))['rows']
+    assert len(rows) == 4 and {r['method'] for r in rows} == {'LeDiFlow', 'FM'}
+    for r in rows:
+        assert r['ms_flow'] > 0 and (r['ms_sampler'] > 0) == (r['method'] == 'LeDiFlow')
+    p = run('evaluate.py', tiny_config, '--speed_only=True', check=False)
+    assert p.returncode == 1 and 'needs image_size' in p.stderr
