@@ -106,3 +106,16 @@ def test_three_stages_sample_and_evaluate_on_latents(latents, tmp_path):
         '--speed_repeats=1')
     row = json.load(open(tmp_path / 'ev' / 'results.json'))['rows'][0]
     assert row['method'] == 'LeDiFlow-AutoencoderKL' and row['ms_vae'] > 0 and row['fid'] > 0
+
+
+def test_autoencoder_tiny_round_trip(tmp_path):
+    import common
+    torch.manual_seed(0)
+    diffusers.AutoencoderTiny(encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+                              num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1)).save_pretrained(tmp_path / 'taesd')
+    vae = common.load_vae(str(tmp_path / 'taesd'), 'cpu')
+    meta = common.vae_meta(vae, str(tmp_path / 'taesd'), 32)
+    assert meta['kind'] == 'AutoencoderTiny' and meta['scaling_factor'] == 1.0
+    z = common.vae_encode(vae, meta, torch.rand(2, 3, 32, 32) * 2 - 1)
+    assert z.shape == (2, 4, 4, 4)
+    assert common.vae_decode(vae, meta, z).shape == (2, 3, 32, 32)
