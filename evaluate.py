@@ -160,10 +160,11 @@ def time_parts(flow, aux, sampler, steps, solver, n, sampler_steps, sampler_solv
             x1 = M.solve((lambda x, t: flow(x, t, z)) if z is not None else flow, x0, steps, solver)
             sync(device)
             t3 = time.perf_counter()
+            t4 = t3
             if vae is not None:
                 vae_decode(vae, latent, x1.float(), batch=n)
                 sync(device)
-            t4 = time.perf_counter()
+                t4 = time.perf_counter()
         t['sampler'], t['decoder'], t['flow'], t['vae'] = (1000 * (b - a) / n for a, b in ((t0, t1), (t1, t2), (t2, t3), (t3, t4)))
         return t
     one()
@@ -351,8 +352,12 @@ if __name__ == '__main__':
         sp = speedups(ledi, base)
         best = min(sp, key=lambda s: s['fid'])
         reached = [s for s in sp if s['speedup'] is not None]
+        base_ms, base_best = min(base, key=lambda p: (p[1], p[0]))
+        ledi_ms = time_to_reach(ledi, base_best)
         summary = dict(at_best_ledi_fid=best, max_speedup=max(reached, key=lambda s: s['speedup']) if reached else None,
-                       baseline_best_fid=min(q for _, q in base), ledi_best_fid=min(q for _, q in ledi))
+                       baseline_best_fid=base_best, ledi_best_fid=min(q for _, q in ledi),
+                       at_best_baseline_fid=dict(fid=base_best, baseline_ms=base_ms, ms=ledi_ms,
+                                                 speedup=None if ledi_ms is None else base_ms / ledi_ms))
 
     # outputs
     dev_name = torch.cuda.get_device_name(device) if device.startswith('cuda') else f'cpu ({torch.get_num_threads()} threads)'
@@ -372,7 +377,7 @@ if __name__ == '__main__':
              '| method | solver | steps | NFE | ms/img | sampler + decoder + flow (+ VAE) ms | FID | KID x1e3 | CMMD |',
              '|---|---|---|---|---|---|---|---|---|']
     for r in rows:
-        vae_ms = f" + {r['ms_vae']:.2f}" if r['ms_vae'] else ''
+        vae_ms = f" + {r['ms_vae']:.2f}" if r['method'].count('-') else ''
         lines.append(f"| {r['method']} | {r['solver']} | {r['steps']} | {r['nfe']} | {r['ms_per_img']:.2f} | "
                      f"{r['ms_sampler']:.2f} + {r['ms_decoder']:.2f} + {r['ms_flow']:.2f}{vae_ms} | {r['fid']:.2f} | "
                      f"{1e3 * r['kid']:.2f} | {fmt(r['cmmd'], 3)} |")
@@ -381,6 +386,10 @@ if __name__ == '__main__':
         lines += ['', f"Speedup at matched FID, LeDiFlow's best point (FID {b['fid']:.2f}, {b['ms']:.2f} ms/img): " +
                   (f"the baseline needs {b['baseline_ms']:.2f} ms/img, {b['speedup']:.2f}x" if b['speedup'] else
                    f"the baseline never reaches it (its best FID is {summary['baseline_best_fid']:.2f})")]
+        a = summary['at_best_baseline_fid']
+        if a['speedup']:
+            lines.append(f"At the baseline's best FID ({a['fid']:.2f}, reached at {a['baseline_ms']:.2f} ms/img): LeDiFlow "
+                         f"reaches it at {a['ms']:.2f} ms/img, {a['speedup']:.2f}x faster")
         if m:
             lines.append(f"Largest speedup at matched FID over LeDiFlow's points: {m['speedup']:.2f}x "
                          f"(FID {m['fid']:.2f} at {m['ms']:.2f} ms/img vs {m['baseline_ms']:.2f} ms/img)")
