@@ -358,6 +358,18 @@ def pixel_view(latent, device):
     return view
 
 
+def load_run(out_dir, device, allow_mismatch=False):
+    """Everything sample.py and evaluate.py need from a run directory: (flow, aux, sampler, flow
+    checkpoint); aux and sampler are None for the gaussian-prior baseline."""
+    flow_ck = load_checkpoint(os.path.join(out_dir, 'flow.pt'), 'flow model (stage 2)')
+    aux = sampler = aux_ck = None
+    if flow_ck['model_args']['z_shape'] is not None:
+        aux, aux_ck = load_aux(out_dir, device)
+        sampler, _ = load_stage(out_dir, 'sampler.pt', 'latent sampler (stage 3)', device, aux_ck, allow_mismatch)
+    flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck, allow_mismatch)
+    return flow, aux, sampler, flow_ck
+
+
 # -----------------------------------------------------------------------------
 # images
 

@@ -21,7 +21,6 @@ import csv
 import hashlib
 import importlib.util
 import json
-import math
 import os
 import time
 
@@ -31,8 +30,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import model as M
-from common import (autocast, data_meta, die, get_batch, load_aux, load_checkpoint, load_data, load_stage, load_vae,
-                    vae_decode)
+from common import autocast, data_meta, die, get_batch, load_data, load_run, load_vae, vae_decode
 from configurator import configure
 
 
@@ -311,11 +309,8 @@ if __name__ == '__main__':
 
     rows = []
     for run in runs:
-        flow_ck = load_checkpoint(os.path.join(run, 'flow.pt'), 'flow model')
-        learned = flow_ck['model_args']['z_shape'] is not None
-        aux, aux_ck = load_aux(run, device) if learned else (None, None)
-        sampler = load_stage(run, 'sampler.pt', 'latent sampler', device, aux_ck)[0] if learned else None
-        flow = load_stage(run, 'flow.pt', 'flow model', device, aux_ck)[0]
+        flow, aux, sampler, flow_ck = load_run(run, device)
+        learned = aux is not None
         shape = (flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size'])
         latent = flow_ck.get('latent')
         vae = load_vae(latent['vae'], device) if latent else None

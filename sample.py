@@ -38,7 +38,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import autocast, die, load_aux, load_checkpoint, load_image, load_stage, load_vae, save_grid, vae_decode
+from common import autocast, die, load_image, load_run, load_vae, save_grid, vae_decode
 from configurator import configure
 
 cfg = configure()
@@ -55,15 +55,10 @@ if device.startswith('cuda') and not torch.cuda.is_available():
     die(f"device '{device}' requested but CUDA is not available; use --device=cpu")
 ctx = autocast(device, dtype)
 
-flow_ck = load_checkpoint(os.path.join(out_dir, 'flow.pt'), 'flow model (stage 2)')
-learned = flow_ck['model_args']['z_shape'] is not None
-aux = sampler = aux_ck = None
-if learned:
-    aux, aux_ck = load_aux(out_dir, device)
-    sampler, _ = load_stage(out_dir, 'sampler.pt', 'latent sampler (stage 3)', device, aux_ck, allow_mismatch)
-elif mode != 'sample':
+flow, aux, sampler, flow_ck = load_run(out_dir, device, allow_mismatch)
+learned = aux is not None
+if not learned and mode != 'sample':
     die(f"--mode={mode} needs LeDiFlow's latent space; {out_dir}/flow.pt is the gaussian-prior baseline")
-flow, _ = load_stage(out_dir, 'flow.pt', 'flow model (stage 2)', device, aux_ck, allow_mismatch)
 C, H, W = flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size']
 latent = flow_ck.get('latent')   # latent mode: the models work on VAE latents, decoded once at the end
 if latent and mode != 'sample':

@@ -17,7 +17,7 @@ import uuid
 import torch
 
 import model as M
-from common import (autocast, build, check_ranks_in_sync, count_params, data_meta, die, ema_update, get_batch,
+from common import (autocast, build, check_ranks_in_sync, count_params, data_meta, ema_update, get_batch,
                     init_distributed, init_state, iteration_rng, load_data, lr_at, micro_batch_size, no_sync,
                     optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
 from configurator import configure

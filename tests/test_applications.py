@@ -95,7 +95,7 @@ def test_inpaint_box_and_mask(trained):
 
 def test_anonymize_changes_only_the_masked_region(trained):
     out = trained / 'out'
-    p = run('sample.py', f'--out_dir={out}', '--mode=anonymize', f'--image={trained}/face.png', '--variations=2',
+    run('sample.py', f'--out_dir={out}', '--mode=anonymize', f'--image={trained}/face.png', '--variations=2',
             '--strength=1.0')
     row = tiles(out / 'anonymize.png', 4)[0]
     y = row[0].astype(int)

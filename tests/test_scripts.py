@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, run
+from conftest import run
 
 
 def load(path):
