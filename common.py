@@ -5,6 +5,7 @@ learning-rate schedule, EMA, atomic checkpoints, loading the frozen stages, PNG 
 Plain functions; the training loops themselves live in the scripts.
 """
 import contextlib
+import gc
 import glob
 import json
 import math
@@ -20,10 +21,11 @@ import model as M
 
 
 def die(msg):
-    """A one-line error on stderr and exit code 1 (no stack trace)."""
-    if dist.is_available() and dist.is_initialized():
-        msg = f'[rank {dist.get_rank()}] {msg}'
-    print(f'error: {msg}', file=sys.stderr, flush=True)
+    """A one-line error on stderr and exit code 1 (no stack trace). Under torchrun every rank
+    meets the same checks (config, files, the all-reduced finite check), so only rank 0 prints
+    and every rank exits 1."""
+    if int(os.environ.get('RANK', 0)) == 0:
+        print(f'error: {msg}', file=sys.stderr, flush=True)
     os._exit(1) if dist.is_available() and dist.is_initialized() else sys.exit(1)
 
 
@@ -43,8 +45,25 @@ def init_distributed(device):
     if device.startswith('cuda'):
         device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
         torch.cuda.set_device(device)
+    # Before the process group exists: torch.distributed.nn's functions take `group=group.WORLD` as
+    # a default argument, evaluated at import. Imported later (DDP does it lazily), they would keep
+    # the process group alive to the end of the process, and destroy_process_group() could not
+    # stop gloo's worker threads; see destroy_distributed().
+    import torch.distributed.nn  # noqa: F401
     dist.init_process_group('nccl' if device.startswith('cuda') else 'gloo')
     return rank, world, device, rank == 0
+
+
+def destroy_distributed():
+    """End the process group for real, while Python is still fully alive. Call it after the DDP
+    wrapper is gone (`del model`): DDP holds the group. Why it matters: a gloo worker thread drops
+    its reference to a collective's tensors a moment after the collective completes, and that
+    needs the GIL. If the group (and so its threads) outlives the script, a thread that is late
+    (a busy machine) asks for the GIL while the interpreter shuts down; Python ends such a thread
+    inside a C++ destructor and the process aborts (SIGABRT, "terminate called without an active
+    exception"). Destroying the last reference joins the threads first, with the GIL released."""
+    gc.collect()   # DDP's reference cycles: the wrapper (and its reducer) really go now
+    dist.destroy_process_group()
 
 
 def autocast(device, dtype):

@@ -17,8 +17,8 @@ import uuid
 import torch
 
 import model as M
-from common import (autocast, build, check_ranks_in_sync, count_params, data_meta, ema_update, get_batch,
-                    init_distributed, init_state, iteration_rng, load_data, lr_at, micro_batch_size, no_sync,
+from common import (autocast, build, check_ranks_in_sync, count_params, data_meta, destroy_distributed, ema_update,
+                    get_batch, init_distributed, init_state, iteration_rng, load_data, lr_at, micro_batch_size, no_sync,
                     optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
 from configurator import configure
 
@@ -117,4 +117,5 @@ if master:
     print(f'aux done: {ckpt_path}, grid {out_dir}/aux_{it:06d}.png, {time.time() - t_start:.0f}s')
 if world > 1:
     check_ranks_in_sync(raw, master)
-    torch.distributed.destroy_process_group()
+    del model               # the DDP wrapper holds the process group (common.destroy_distributed says why)
+    destroy_distributed()

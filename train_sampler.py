@@ -18,8 +18,8 @@ import torch
 from tqdm import tqdm
 
 import model as M
-from common import (autocast, aux_ref, build, check_ranks_in_sync, count_params, data_meta, die, ema_update,
-                    get_batch, init_distributed, init_state, iteration_rng, load_aux, load_data, lr_at,
+from common import (autocast, aux_ref, build, check_ranks_in_sync, count_params, data_meta, destroy_distributed, die,
+                    ema_update, get_batch, init_distributed, init_state, iteration_rng, load_aux, load_data, lr_at,
                     micro_batch_size, no_sync, optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
 from configurator import configure
 
@@ -126,4 +126,5 @@ if master:
     print(f'sampler done: {ckpt_path}, grid {out_dir}/sampler_{it:06d}.png, {time.time() - t_start:.0f}s')
 if world > 1:
     check_ranks_in_sync(raw, master)
-    torch.distributed.destroy_process_group()
+    del model               # the DDP wrapper holds the process group (common.destroy_distributed says why)
+    destroy_distributed()

@@ -2,6 +2,7 @@
 2-process torchrun (gloo), exact resume, and one-line errors."""
 import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run
+from conftest import ROOT, run
 
 
 def load(path):
@@ -88,6 +89,55 @@ def test_torchrun_two_ranks_stay_identical(tiny_config, tmp_path):
     ddp_w, one_w = load(out / 'aux.pt')['model'], load(single / 'aux.pt')['model']
     # 2 ranks x 4 images see other data than 1 x 8: a real 2-process run, not a copy of one
     assert any(not torch.equal(ddp_w[n], one_w[n]) for n in ddp_w)
+
+
+GLOO_THREADS = """
+import os, sys
+sys.path.insert(0, {root!r})
+import torch
+import common
+threads = lambda: len(os.listdir('/proc/self/task'))
+before = threads()
+rank, world, device, master = common.init_distributed('cpu')
+raw = torch.nn.Linear(4, 4)
+model = common.wrap(raw, False, world, device)                  # DDP, as in the training scripts
+model(torch.randn(2, 4)).sum().backward()
+common.check_ranks_in_sync(raw, master)                         # the collective the scripts end with
+during = threads()
+del model
+common.destroy_distributed()
+print(f'rank {{rank}}: threads {{before}} before, {{during}} with the group, {{threads()}} after', flush=True)
+"""
+
+
+def test_destroy_distributed_joins_gloo_threads(tmp_path):
+    """The root of a rare SIGABRT at exit under torchrun: gloo's worker threads outlived the script (the
+    process group stayed referenced), and one that was late releasing the last collective's tensors
+    asked for the GIL during interpreter shutdown. destroy_distributed() must end those threads."""
+    script = tmp_path / 'gloo_threads.py'
+    script.write_text(GLOO_THREADS.format(root=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(script))
+    lines = [l for l in p.stdout.splitlines() if l.startswith('rank ')]
+    assert len(lines) == 2, p.stdout
+    for l in lines:
+        before, during, after = (int(w) for w in l.replace(',', '').split() if w.isdigit())
+        assert during > before, l        # the group has threads of its own ...
+        assert after == before, l        # ... and they are gone once it is destroyed
+
+
+def test_errors_under_torchrun_print_once_and_every_rank_exits_1(tiny_config, tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1', WORLD_SIZE='2', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT='1')   # the error comes before any rendezvous: no port is ever used
+    procs = [subprocess.Popen([sys.executable, 'train_flow.py', tiny_config], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env, RANK=str(r), LOCAL_RANK=str(r)))
+             for r in (0, 1)]
+    (out0, err0), (out1, err1) = (p.communicate(timeout=120) for p in procs)
+    assert [p.returncode for p in procs] == [1, 1]
+    assert err0.count('error:') == 1 and 'aux.pt' in err0 and 'Traceback' not in err0
+    assert err1 == ''
+    p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'train_flow.py',
+            tiny_config, check=False)
+    assert p.returncode != 0 and p.stderr.count("error: prior='learned' needs") == 1, p.stderr
 
 
 def test_one_line_errors(tiny_config, tmp_path):
