@@ -1,8 +1,9 @@
 """
-Small helpers shared by train_aux.py, train_flow.py, train_sampler.py, sample.py and evaluate.py:
-device and DDP set-up, the memory-mapped image data, per-iteration random generators, the
-learning-rate schedule, EMA, atomic checkpoints, loading the frozen stages, PNG grids.
-Plain functions; the training loops themselves live in the scripts.
+Plumbing shared by train_aux.py, train_flow.py, train_sampler.py, sample.py and evaluate.py:
+device and DDP set-up, the memory-mapped data, atomic checkpoints and loading the frozen stages,
+the VAE of latent mode, images and PNG grids. Plain functions. Everything that makes a training
+iteration (the loss, the optimizer step, clipping, EMA, the lr schedule, the seeding) is written
+out in the training scripts themselves.
 """
 import contextlib
 import gc
@@ -30,15 +31,21 @@ def die(msg):
 
 
 # -----------------------------------------------------------------------------
-# device, DDP, precision
+# device and DDP set-up
 
-def init_distributed(device):
-    """-> (rank, world_size, device, master). Under torchrun (RANK set) joins the process group:
-    nccl on CUDA, gloo on CPU; each rank takes the GPU of its LOCAL_RANK."""
+def pick_device(device):
+    """'auto' -> 'cuda' if there is a GPU, else 'cpu'; a CUDA device without CUDA is a one-line error."""
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if device.startswith('cuda') and not torch.cuda.is_available():
         die(f"device '{device}' requested but CUDA is not available; use --device=cpu")
+    return device
+
+
+def init_distributed(device):
+    """-> (rank, world_size, device, master). Under torchrun (RANK set) joins the process group:
+    nccl on CUDA, gloo on CPU; each rank takes the GPU of its LOCAL_RANK."""
+    device = pick_device(device)
     if int(os.environ.get('RANK', -1)) == -1:
         return 0, 1, device, True
     rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
@@ -66,28 +73,6 @@ def destroy_distributed():
     dist.destroy_process_group()
 
 
-def autocast(device, dtype):
-    """bf16 (or fp16) autocast on CUDA; CPU runs in float32."""
-    if not str(device).startswith('cuda') or dtype == 'float32':
-        return contextlib.nullcontext()
-    return torch.autocast('cuda', dtype={'bfloat16': torch.bfloat16, 'float16': torch.float16}[dtype])
-
-
-def iteration_rng(seed, it, rank, device):
-    """Generators for one iteration on one rank (data indices on CPU, noise on the device).
-    Seeded from (seed, iteration, rank): a resumed run draws exactly what an unbroken one would."""
-    s = (seed * 1_000_003 + it) * 4099 + rank
-    cpu = torch.Generator().manual_seed(s)
-    return cpu, (cpu if str(device) == 'cpu' else torch.Generator(device=device).manual_seed(s))
-
-
-def micro_batch_size(batch_size, world, accum):
-    """Per-rank, per-micro-step batch of a global batch_size."""
-    if batch_size % (world * accum):
-        die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps {accum}')
-    return batch_size // (world * accum)
-
-
 def build(cls, model_args):
     """The network, or a one-line error for an impossible shape (resolution vs patch and levels, ...)."""
     try:
@@ -96,38 +81,32 @@ def build(cls, model_args):
         die(str(e))
 
 
-def init_state(init_from, path, what, model_args, model, ema, optimizer, aux_ck=None):
-    """'scratch' -> None. 'resume' -> the checkpoint at path, its weights, EMA and optimizer state loaded
-    into model, ema, optimizer; refused if it has another architecture or was trained against
-    another aux checkpoint than aux_ck."""
-    if init_from not in ('scratch', 'resume'):
-        die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
-    if init_from == 'scratch':
-        return None
-    ck = load_checkpoint(path, what)
-    if ck['model_args'] != model_args:
-        die(f"{path} was trained with model args {ck['model_args']}, the config gives {model_args}")
-    if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
-        die(f"{path} was trained against aux checkpoint {ck.get('aux_ref')}, aux.pt is now {aux_ref(aux_ck)}")
-    model.load_state_dict(ck['model'])
-    ema.load_state_dict(ck['ema'])
-    optimizer.load_state_dict(ck['optimizer'])
-    return ck
+def finite_or_die(loss, grad_norm, stage, it, skip_nonfinite):
+    """The finite check before an optimizer step, agreed by every rank (all-reduced): True if the
+    loss and gradient norm are finite everywhere. Otherwise the run stops naming the stage and
+    iteration, before the weights change (the last checkpoint stays good), or, with skip_nonfinite,
+    returns False and the caller skips the batch."""
+    bad = (~torch.isfinite(loss.detach()) | ~torch.isfinite(grad_norm)).float()
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+    if bad.item() and not skip_nonfinite:
+        die(f'stage {stage}: non-finite loss ({loss.item()}) or gradient at iteration {it}; stopped, the last '
+            f'checkpoint is kept. Lower lr, raise warmup_iters, or pass --skip_nonfinite=True to skip such batches')
+    return not bad.item()
 
 
-def wrap(model, compile, world, device):
-    """torch.compile (optional), then DDP when there is more than one rank."""
-    if compile:
-        model = torch.compile(model)
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)
-    return model
-
-
-def no_sync(model, skip):
-    """DDP gradient all-reduce only on the last micro-step of gradient accumulation."""
-    return model.no_sync() if skip and hasattr(model, 'no_sync') else contextlib.nullcontext()
+def check_ranks_in_sync(model, master):
+    """Under DDP every rank must end with the same weights: compare per-tensor checksums across ranks."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dev = next(model.parameters()).device
+    mine = torch.stack([s for p in model.parameters() for s in (p.double().sum(), p.double().square().sum())]).to(dev)
+    every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(every, mine)
+    if not all(torch.equal(every[0], e) for e in every):
+        die('the DDP ranks ended with different weights')
+    if master:
+        print(f'DDP: weights identical on all {len(every)} ranks', flush=True)
 
 
 # -----------------------------------------------------------------------------
@@ -193,64 +172,6 @@ def get_batch(data, idx, device, flip=False, gen=None):
 
 
 # -----------------------------------------------------------------------------
-# optimisation
-
-def lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr):
-    """Linear warmup, then constant (the paper) or cosine decay to min_lr."""
-    if it < warmup_iters:
-        return lr * (it + 1) / warmup_iters
-    if not decay_lr:
-        return lr
-    p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
-    return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
-
-
-def optimizer_step(optimizer, params, loss, grad_clip, it, stage, skip_nonfinite):
-    """Clip and step. A non-finite loss or gradient (on any rank) stops the run with a message
-    naming the stage and iteration, before the weights change, so the last checkpoint stays good;
-    with skip_nonfinite the batch is skipped instead. -> True if the step was taken."""
-    params = list(params)
-    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip else float('inf'))
-    bad = (~torch.isfinite(loss.detach()) | ~torch.isfinite(norm)).float()
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-    if bad.item():
-        optimizer.zero_grad(set_to_none=True)
-        if not skip_nonfinite:
-            die(f'stage {stage}: non-finite loss ({loss.item()}) or gradient at iteration {it}; stopped, the last '
-                f'checkpoint is kept. Lower lr, raise warmup_iters, or pass --skip_nonfinite=True to skip such batches')
-        return False
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return True
-
-
-@torch.no_grad()
-def ema_update(ema, model, decay, it):
-    d = min(decay, (1 + it) / (10 + it))
-    for e, p in zip(ema.parameters(), model.parameters()):
-        e.lerp_(p.detach(), 1 - d)
-
-
-def check_ranks_in_sync(model, master):
-    """Under DDP every rank must end with the same weights: compare per-tensor checksums across ranks."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    dev = next(model.parameters()).device
-    mine = torch.stack([s for p in model.parameters() for s in (p.double().sum(), p.double().square().sum())]).to(dev)
-    every = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
-    dist.all_gather(every, mine)
-    if not all(torch.equal(every[0], e) for e in every):
-        die('the DDP ranks ended with different weights')
-    if master:
-        print(f'DDP: weights identical on all {len(every)} ranks', flush=True)
-
-
-def count_params(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-# -----------------------------------------------------------------------------
 # checkpoints
 
 def save_checkpoint(obj, path):
@@ -293,6 +214,37 @@ def load_checkpoint(path, what):
         die(f"{what} checkpoint '{path}' could not be loaded safely ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
 
 
+def load_weights(net, state, path):
+    """load_state_dict, with a one-line error for weights of another layout (e.g. a checkpoint written
+    by an older model.py, before its blocks were renamed)."""
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        keys = [k for k in state][:2]
+        die(f"'{path}' holds weights that do not fit this model.py (its parameter names, e.g. {keys}, or shapes "
+            f"differ: {str(e).splitlines()[1].strip()[:160] if len(str(e).splitlines()) > 1 else e}); it was written by "
+            f"another version of this repo: retrain it, or check out the version that wrote it")
+
+
+def init_state(init_from, path, what, model_args, model, ema, optimizer, aux_ck=None):
+    """'scratch' -> None. 'resume' -> the checkpoint at path, its weights, EMA and optimizer state loaded
+    into model, ema, optimizer; refused if it has another architecture or was trained against
+    another aux checkpoint than aux_ck."""
+    if init_from not in ('scratch', 'resume'):
+        die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
+    if init_from == 'scratch':
+        return None
+    ck = load_checkpoint(path, what)
+    if ck['model_args'] != model_args:
+        die(f"{path} was trained with model args {ck['model_args']}, the config gives {model_args}")
+    if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
+        die(f"{path} was trained against aux checkpoint {ck.get('aux_ref')}, aux.pt is now {aux_ref(aux_ck)}")
+    load_weights(model, ck['model'], path)
+    load_weights(ema, ck['ema'], path)
+    optimizer.load_state_dict(ck['optimizer'])
+    return ck
+
+
 def aux_ref(ck):
     """What identifies an aux checkpoint: its run id and iteration (stored by the later stages)."""
     return {'run_id': ck['run_id'], 'iter': ck['iter']}
@@ -302,7 +254,7 @@ def load_aux(out_dir, device):
     """The frozen stage-1 model (EMA weights) -> (AuxModel, checkpoint)."""
     ck = load_checkpoint(os.path.join(out_dir, 'aux.pt'), 'auxiliary model (stage 1)')
     aux = M.AuxModel(**ck['model_args'])
-    aux.load_state_dict(ck['ema'])
+    load_weights(aux, ck['ema'], os.path.join(out_dir, 'aux.pt'))
     return aux.to(device).eval().requires_grad_(False), ck
 
 
@@ -317,7 +269,7 @@ def load_stage(out_dir, name, what, device, aux_ck=None, allow_mismatch=False):
             die(f'{msg}; retrain it on this aux model (or pass --allow_mismatch=True to use it anyway)')
         print(f'warning: {msg}; using it anyway (allow_mismatch)', file=sys.stderr)
     net = M.HDiT(**ck['model_args'])
-    net.load_state_dict(ck['ema'])
+    load_weights(net, ck['ema'], os.path.join(out_dir, name))
     return net.to(device).eval().requires_grad_(False), ck
 
 

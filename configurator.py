@@ -92,3 +92,9 @@ def configure(argv=None):
             _unknown(key, defaults, 'on the command line')
         cfg[key] = _check_type(key, parse_value(s), defaults[key], 'on the command line')
     return cfg
+
+
+def take(cfg, names):
+    """[cfg[k] for k in names.split()]: each script unpacks the settings it reads into plain variables
+    at its top, so that a reader (and an editor's go-to-definition) finds where each one comes from."""
+    return [cfg[k] for k in names.split()]

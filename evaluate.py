@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import model as M
-from common import autocast, data_meta, die, get_batch, load_data, load_run, load_vae, vae_decode
+from common import data_meta, die, get_batch, load_data, load_run, load_vae, pick_device, vae_decode
 from configurator import configure
 
 
@@ -151,8 +152,7 @@ def time_parts(flow, aux, sampler, steps, solver, n, sampler_steps, sampler_solv
                 z = M.solve(sampler, torch.randn(n, *aux.z_shape, device=device), sampler_steps, sampler_solver)
                 sync(device)
                 t1 = time.perf_counter()
-                mu_x, logvar_x = aux.decode(z)
-                x0 = mu_x + tau * torch.exp(0.5 * logvar_x) * torch.randn_like(mu_x)
+                x0, _ = aux.prior(z, torch.randn(n, *aux.x_shape, device=device), tau)
                 sync(device)
                 t2 = time.perf_counter()
             x1 = M.solve((lambda x, t: flow(x, t, z)) if z is not None else flow, x0, steps, solver)
@@ -257,12 +257,11 @@ def time_random_networks(cfg, device, ctx):
 if __name__ == '__main__':
     cfg = configure()
     globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
-    if device == 'auto':
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = pick_device(device)
     for s in eval_solvers:
         if s not in M.TABLEAUS:
             die(f"unknown solver '{s}' in eval_solvers; choose from {', '.join(M.TABLEAUS)}")
-    ctx = autocast(device, dtype)
+    ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
     os.makedirs(eval_dir, exist_ok=True)
     t_start = time.time()
     if speed_only:
@@ -323,8 +322,9 @@ if __name__ == '__main__':
             for steps in tqdm(eval_steps, desc=f'{method} {solver} ({run})'):
                 g = torch.Generator().manual_seed(seed)   # the same noise for every point
                 with ctx:
-                    images = torch.cat([M.generate(flow, aux, sampler, min(256, eval_samples - i), steps, solver,
-                                                   sampler_steps, sampler_solver, tau, generator=g, shape=shape).float().cpu()
+                    images = torch.cat([M.generate(flow, aux, sampler, n=min(256, eval_samples - i), steps=steps, solver=solver,
+                                                   sampler_steps=sampler_steps, sampler_solver=sampler_solver, tau=tau,
+                                                   generator=g, shape=shape).float().cpu()
                                         for i in range(0, eval_samples, 256)])
                 if vae is not None:
                     images = vae_decode(vae, latent, images.to(device)).cpu()

@@ -48,25 +48,38 @@ def rms_norm(x, scale, eps=1e-6):
     return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps) * scale.float()).to(x.dtype)
 
 
-class AdaRMSNorm(nn.Module):
-    """RMSNorm whose scale is 1 + Linear(cond) (zero-init); a plain learned scale when cond_dim = 0."""
-    def __init__(self, dim, cond_dim):
+class RMSNorm(nn.Module):
+    """RMSNorm with a learned scale (the unconditioned aux model; the final norms). Takes and
+    ignores `cond`, so that a block calls its norm the same way with or without conditioning."""
+    def __init__(self, dim):
         super().__init__()
-        self.linear = zero_init(Linear(cond_dim, dim)) if cond_dim else None
-        self.weight = None if cond_dim else nn.Parameter(torch.ones(dim))
+        self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x, cond=None):
-        if self.linear is None:
-            return rms_norm(x, self.weight)
+        return rms_norm(x, self.weight)
+
+
+class AdaRMSNorm(nn.Module):
+    """RMSNorm whose scale is 1 + Linear(cond): the conditioning (t, z) enters every block here.
+    The Linear is zero-initialised, so it starts as a plain RMSNorm."""
+    def __init__(self, dim, cond_dim):
+        super().__init__()
+        self.linear = zero_init(Linear(cond_dim, dim))
+
+    def forward(self, x, cond):
         scale = self.linear(cond) + 1
         return rms_norm(x, scale.view(scale.shape[0], *[1] * (x.ndim - 2), scale.shape[-1]))
+
+
+def norm(dim, cond_dim):
+    return AdaRMSNorm(dim, cond_dim) if cond_dim else RMSNorm(dim)
 
 
 class FeedForward(nn.Module):
     """Pre-norm GEGLU feed-forward with a zero-init output, as a residual block."""
     def __init__(self, dim, hidden, cond_dim=0):
         super().__init__()
-        self.norm = AdaRMSNorm(dim, cond_dim)
+        self.norm = norm(dim, cond_dim)
         self.up = Linear(dim, 2 * hidden)
         self.down = zero_init(Linear(hidden, dim))
 
@@ -138,7 +151,7 @@ class Attention(nn.Module):
         if dim % d_head:
             raise ValueError(f'width {dim} is not a multiple of the head dim {d_head}')
         self.heads, self.d_head, self.kernel = dim // d_head, d_head, kernel
-        self.norm = AdaRMSNorm(dim, cond_dim)
+        self.norm = norm(dim, cond_dim)
         self.qkv = Linear(dim, 3 * dim)
         self.scale = nn.Parameter(torch.full([self.heads], 10.0))  # learned per-head temperature
         self.rope = AxialRoPE(d_head, self.heads)
@@ -160,19 +173,26 @@ class Attention(nn.Module):
         return x + self.out(o.reshape(B, h, w, dim))
 
 
-class Level(nn.ModuleList):
-    """`depth` transformer blocks (attention + feed-forward) at one token resolution."""
-    def __init__(self, width, depth, d_head, ff_mult, cond_dim=0, kernel=None):
+class Block(nn.Module):
+    """One transformer block: attention, then feed-forward (each a pre-norm residual that starts as the identity)."""
+    def __init__(self, dim, d_head, ff_mult, cond_dim=0, kernel=None):
         super().__init__()
-        for _ in range(depth):
-            self.append(Attention(width, d_head, cond_dim, kernel))
-            self.append(FeedForward(width, ff_mult * width, cond_dim))
+        self.attn = Attention(dim, d_head, cond_dim, kernel)
+        self.ff = FeedForward(dim, ff_mult * dim, cond_dim)
+
+    def forward(self, x, pos, cond=None):
+        return self.ff(self.attn(x, pos, cond), cond)
+
+
+class Level(nn.ModuleList):
+    """`depth` blocks at one token resolution; kernel = None: global attention, k: k x k neighborhoods."""
+    def __init__(self, width, depth, d_head, ff_mult, cond_dim=0, kernel=None):
+        super().__init__(Block(width, d_head, ff_mult, cond_dim, kernel) for _ in range(depth))
 
     def forward(self, x, cond=None):
         pos = axial_pos(x.shape[1], x.shape[2], x.device).to(x.dtype)
-        blocks = list(self)
-        for attn, ff in zip(blocks[::2], blocks[1::2]):
-            x = ff(attn(x, pos, cond), cond)
+        for block in self:
+            x = block(x, pos, cond)
         return x
 
 
@@ -241,42 +261,48 @@ class AuxModel(nn.Module):
         if len(depths) != len(widths):
             raise ValueError(f'aux model: {len(widths)} widths but {len(depths)} depths')
         f = patch * 2 ** (len(widths) - 1)
+        self.x_shape = (channels, *image_size)
         self.z_shape = (z_channels, image_size[0] // f, image_size[1] // f)
         self.logvar_range = logvar_range
         n = len(widths)
-        kernels = [kernel] * (n - 1) + [None]
-        # encoder
+        # encoder: local levels, each followed by a 2x2 merge, then the global level
         self.enc_in = TokenMerge(channels, widths[0], patch)
-        self.enc_levels = nn.ModuleList(Level(w, d, d_head, ff_mult, 0, k) for w, d, k in zip(widths, depths, kernels))
+        self.enc_down = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, 0, kernel) for i in range(n - 1))
+        self.enc_mid = Level(widths[-1], depths[-1], d_head, ff_mult, 0, None)
         self.enc_merges = nn.ModuleList(TokenMerge(widths[i], widths[i + 1], 2) for i in range(n - 1))
-        self.enc_norm = AdaRMSNorm(widths[-1], 0)
+        self.enc_norm = RMSNorm(widths[-1])
         self.enc_out = Linear(widths[-1], 2 * z_channels)
-        # decoder
+        # decoder: the global level, then 2x2 splits, each followed by a local level
         self.dec_in = Linear(z_channels, widths[-1])
-        self.dec_levels = nn.ModuleList(Level(w, d, d_head, ff_mult, 0, k) for w, d, k in zip(widths, depths, kernels))
+        self.dec_up = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, 0, kernel) for i in range(n - 1))
+        self.dec_mid = Level(widths[-1], depths[-1], d_head, ff_mult, 0, None)
         self.dec_splits = nn.ModuleList(TokenSplit(widths[i + 1], widths[i], 2, skip=False) for i in range(n - 1))
-        self.dec_norm = AdaRMSNorm(widths[0], 0)
+        self.dec_norm = RMSNorm(widths[0])
         self.dec_out = TokenSplit(widths[0], 2 * channels, patch, skip=False, zero=True)  # prior = N(0, I) at init
 
     def encode(self, y):
         """y [B, C, H, W] -> mu_z, logvar_z, each [B, z_channels, H/f, W/f]."""
         x = self.enc_in(y.permute(0, 2, 3, 1))
-        for i, level in enumerate(self.enc_levels):
-            x = level(x)
-            if i < len(self.enc_merges):
-                x = self.enc_merges[i](x)
+        for level, merge in zip(self.enc_down, self.enc_merges):
+            x = merge(level(x))
+        x = self.enc_mid(x)
         mu, logvar = self.enc_out(self.enc_norm(x)).permute(0, 3, 1, 2).chunk(2, dim=1)
         return mu, logvar.clamp(-30.0, 20.0)
 
     def decode(self, z):
         """z [B, z_channels, h, w] -> mu_x, logvar_x, each [B, C, H, W] (logvar clamped to logvar_range)."""
-        x = self.dec_in(z.permute(0, 2, 3, 1))
-        for i in reversed(range(len(self.dec_levels))):
-            x = self.dec_levels[i](x)
-            if i > 0:
-                x = self.dec_splits[i - 1](x)
+        x = self.dec_mid(self.dec_in(z.permute(0, 2, 3, 1)))
+        for level, split in reversed(list(zip(self.dec_up, self.dec_splits))):
+            x = level(split(x))
         mu, logvar = self.dec_out(self.dec_norm(x)).permute(0, 3, 1, 2).chunk(2, dim=1)
         return mu, logvar.clamp(*self.logvar_range)
+
+    def prior(self, z, eps, tau=1.0):
+        """A sample of the learned prior D(z) and its scale: x0 = mu_x + tau * sigma * eps, sigma = exp(logvar_x / 2).
+        tau is the prior temperature (tau = 0: the prior mean)."""
+        mu_x, logvar_x = self.decode(z)
+        sigma = torch.exp(0.5 * logvar_x.float())
+        return mu_x.float() + tau * sigma * eps, sigma
 
     def forward(self, y, eps):
         """Reconstruct y through a sampled z (reparameterisation, eps ~ N(0, I) like mu_z)."""
@@ -304,7 +330,6 @@ class HDiT(nn.Module):
         if len(depths) != len(widths):
             raise ValueError(f'flow model: {len(widths)} widths but {len(depths)} depths')
         n = len(widths)
-        kernels = [kernel] * (n - 1) + [None]
         self.z_shape = tuple(z_shape) if z_shape else None
         in_ch = channels + (self.z_shape[0] if self.z_shape else 0)
         # conditioning: t (and z) -> mapping network -> cond for every AdaRMSNorm
@@ -312,15 +337,15 @@ class HDiT(nn.Module):
         self.time_in = Linear(mapping_width, mapping_width)
         self.z_in = Linear(math.prod(self.z_shape), mapping_width) if self.z_shape else None
         self.mapping = nn.Sequential(*[FeedForward(mapping_width, ff_mult * mapping_width) for _ in range(mapping_depth)])
-        self.mapping_norm = AdaRMSNorm(mapping_width, 0)
+        self.mapping_norm = RMSNorm(mapping_width)
         c = mapping_width
         self.patch_in = TokenMerge(in_ch, widths[0], patch)
-        self.down = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernels[i]) for i in range(n - 1))
+        self.down = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernel) for i in range(n - 1))
         self.merges = nn.ModuleList(TokenMerge(widths[i], widths[i + 1], 2) for i in range(n - 1))
         self.mid = Level(widths[-1], depths[-1], d_head, ff_mult, c, None)
         self.splits = nn.ModuleList(TokenSplit(widths[i + 1], widths[i], 2) for i in range(n - 1))
-        self.up = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernels[i]) for i in range(n - 1))
-        self.out_norm = AdaRMSNorm(widths[0], 0)
+        self.up = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernel) for i in range(n - 1))
+        self.out_norm = RMSNorm(widths[0])
         self.patch_out = TokenSplit(widths[0], channels, patch, skip=False, zero=True)  # v = 0 at init
 
     def forward(self, x, t, z=None):
@@ -436,6 +461,5 @@ def generate(flow, aux=None, sampler=None, n=16, steps=1, solver='midpoint', sam
         return solve(flow, randn(n, *shape), steps, solver)
     if z is None:
         z = solve(sampler, randn(n, *aux.z_shape), sampler_steps, sampler_solver)
-    mu_x, logvar_x = aux.decode(z)
-    x0 = mu_x + tau * torch.exp(0.5 * logvar_x) * randn(*mu_x.shape).to(mu_x.dtype)
+    x0, _ = aux.prior(z, randn(n, *aux.x_shape), tau)
     return solve(lambda x, t: flow(x, t, z), x0, steps, solver)

@@ -31,6 +31,7 @@ trained against another aux checkpoint) and prints solver, steps, NFE and ms per
 import math
 import os
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -38,22 +39,26 @@ from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import autocast, die, load_image, load_run, load_vae, save_grid, vae_decode
-from configurator import configure
+from common import die, load_image, load_run, load_vae, pick_device, save_grid, vae_decode
+from configurator import configure, take
 
+# -----------------------------------------------------------------------------
+# the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
+out_dir, device, dtype, seed, allow_mismatch, vae, output = take(cfg, 'out_dir device dtype seed allow_mismatch vae output')
+steps, solver, sampler_steps, sampler_solver, tau = take(cfg, 'steps solver sampler_steps sampler_solver tau')
+num_samples, sample_batch_size, mode, image, image2, frames = take(
+    cfg, 'num_samples sample_batch_size mode image image2 frames')
+mask, box, border, variations, strength, invert_steps = take(cfg, 'mask box border variations strength invert_steps')
 if solver not in M.TABLEAUS or sampler_solver not in M.TABLEAUS:
     die(f"unknown solver '{solver if solver not in M.TABLEAUS else sampler_solver}'; choose one of {', '.join(M.TABLEAUS)}")
 if min(steps, sampler_steps, invert_steps, num_samples, frames, variations) < 1:
     die('steps, sampler_steps, invert_steps, num_samples, frames and variations must be >= 1')
 if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
     die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
-if device == 'auto':
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-if device.startswith('cuda') and not torch.cuda.is_available():
-    die(f"device '{device}' requested but CUDA is not available; use --device=cpu")
-ctx = autocast(device, dtype)
+device = pick_device(device)
+# bf16 (or fp16) autocast on CUDA; the CPU runs float32
+ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
 
 flow, aux, sampler, flow_ck = load_run(out_dir, device, allow_mismatch)
 learned = aux is not None
@@ -82,8 +87,7 @@ def encode(y):
 
 def prior_sample(z, eps):
     """x0 = mu_x + tau * sigma * eps from the learned prior D(z)."""
-    mu_x, logvar_x = aux.decode(z)
-    return mu_x + tau * torch.exp(0.5 * logvar_x) * eps
+    return aux.prior(z, eps, tau)[0]
 
 
 def to_noise(z):
@@ -113,9 +117,10 @@ def input_image(path):
     return y.to(device), size
 
 
-def load_mask(image_size, default_border):
+def load_mask(image_size, border=None):
     """1 where pixels are regenerated: from --mask (white = regenerate; the input file's size or the
-    model's), --box=[x0, y0, x1, y1] in model pixels, or the whole image minus a border."""
+    model's), --box=[x0, y0, x1, y1] in model pixels, or else the whole image minus a border (a
+    fraction of the side at each edge; None: a mask or box is required)."""
     m = torch.zeros(1, 1, H, W)
     if mask:
         if not os.path.isfile(mask):
@@ -139,7 +144,7 @@ def load_mask(image_size, default_border):
             die(f'box {box} must satisfy 0 <= x0 < x1 <= {W} and 0 <= y0 < y1 <= {H} (model pixels)')
         m[..., y0:y1, x0:x1] = 1
         return m
-    if default_border is None:
+    if border is None:
         die('--mode=inpaint needs --mask=PNG or --box=[x0, y0, x1, y1]')
     b = int(round(border * H))
     m[..., b:H - b, b:W - b] = 1
@@ -158,8 +163,8 @@ with torch.no_grad(), ctx:
         images = []
         for i in tqdm(range(0, num_samples, sample_batch_size), desc='sample', disable=num_samples <= sample_batch_size):
             n = min(sample_batch_size, num_samples - i)
-            images.append(M.generate(flow, aux, sampler, n, steps, solver, sampler_steps, sampler_solver, tau,
-                                     generator=g, shape=(C, H, W)).float().cpu())
+            images.append(M.generate(flow, aux, sampler, n=n, steps=steps, solver=solver, sampler_steps=sampler_steps,
+                                     sampler_solver=sampler_solver, tau=tau, generator=g, shape=(C, H, W)).float().cpu())
         elapsed = time.perf_counter() - t0   # .cpu() above waited for the device
         images = torch.cat(images)
         extra = f' + latent sampler {sampler_steps} x {sampler_solver} (NFE {M.nfe(sampler_solver, sampler_steps)})' if learned else ''
@@ -191,7 +196,7 @@ with torch.no_grad(), ctx:
 
     else:  # inpaint, anonymize
         y, size = input_image(image)
-        m = load_mask(size, border if mode == 'anonymize' else None).to(device)
+        m = load_mask(size, border=border if mode == 'anonymize' else None).to(device)
         z = encode(y).expand(variations, -1, -1, -1)
         if mode == 'anonymize':   # a new identity: move z in the sampler's noise space, map it back
             n = to_noise(z[:1])

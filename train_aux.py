@@ -7,33 +7,51 @@ is LeDiFlow's learned prior. Loss (Eq. 4-5): L_aux = VGL + kl_weight * KL.
 
 Writes out_dir/aux.pt (model args, config, weights, EMA, optimizer, iteration) and
 out_dir/aux_<iter>.png: rows of inputs y, prior means mu_x, prior samples x0, prior sigma.
-Settings: config/defaults.py (shared ones and the aux_* block).
 """
 import copy
+import math
 import os
 import time
 import uuid
+from contextlib import nullcontext
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (autocast, build, check_ranks_in_sync, count_params, data_meta, destroy_distributed, ema_update,
-                    get_batch, init_distributed, init_state, iteration_rng, load_data, lr_at, micro_batch_size, no_sync,
-                    optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
-from configurator import configure
+from common import (build, check_ranks_in_sync, data_meta, destroy_distributed, die, finite_or_die, get_batch,
+                    init_distributed, init_state, load_data, pixel_view, save_checkpoint, save_grid)
+from configurator import configure, take
 
+# -----------------------------------------------------------------------------
+# the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
+out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
+    cfg, 'out_dir data image_size flip device dtype compile seed init_from')
+batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
+lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
+    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
+log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
+aux_patch, aux_widths, aux_depths, aux_d_head, aux_ff_mult, aux_kernel, z_channels = take(
+    cfg, 'aux_patch aux_widths aux_depths aux_d_head aux_ff_mult aux_kernel z_channels')
+kl_weight, logvar_min, logvar_max, aux_batch_size, aux_max_iters = take(
+    cfg, 'kl_weight logvar_min logvar_max aux_batch_size aux_max_iters')
 batch_size = batch_size or aux_batch_size
 max_iters = max_iters or aux_max_iters
 
+# -----------------------------------------------------------------------------
+# set-up: ranks, data, precision
 rank, world, device, master = init_distributed(device)
-micro_batch = micro_batch_size(batch_size, world, gradient_accumulation_steps)
-torch.manual_seed(seed)
+if batch_size % (world * gradient_accumulation_steps):
+    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
+        f'{gradient_accumulation_steps}')
+micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
+torch.manual_seed(seed)   # the initial weights: the same on every rank
 dataset = load_data(data, image_size)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-ctx = autocast(device, dtype)
+# bf16 (or fp16) autocast on CUDA; the CPU runs float32
+ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
 os.makedirs(out_dir, exist_ok=True)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'aux.pt')
@@ -43,20 +61,31 @@ ckpt_path = os.path.join(out_dir, 'aux.pt')
 model_args = dict(channels=C, image_size=[H, W], patch=aux_patch, widths=aux_widths, depths=aux_depths,
                   d_head=aux_d_head, ff_mult=aux_ff_mult, kernel=aux_kernel, z_channels=z_channels,
                   logvar_range=[logvar_min, logvar_max])
-model = build(M.AuxModel, model_args).to(device)  # on the device before the optimizer sees it
-ema = copy.deepcopy(model).requires_grad_(False)
-optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, model, ema, optimizer)
+raw_model = build(M.AuxModel, model_args).to(device)   # on the device before the optimizer sees it
+ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what later stages and sampling use
+optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
+ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, raw_model, ema, optimizer)
 it, run_id = (ck['iter'], ck['run_id']) if ck else (0, uuid.uuid4().hex)
 if master:
-    print(f'aux model: {count_params(model) / 1e6:.2f}M parameters, z {list(model.z_shape)}, '
+    print(f'aux model: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, z {list(raw_model.z_shape)}, '
           f'data {N} x {H}x{W}x{C}, batch {batch_size} on {world} x {device}, from iteration {it}')
-raw = model
-model = wrap(raw, compile, world, device)
+model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
+if world > 1:
+    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
+
+
+def get_lr(it):
+    """Linear warmup, then constant (the paper) or cosine decay to min_lr at max_iters."""
+    if it < warmup_iters:
+        return lr * (it + 1) / warmup_iters
+    if not decay_lr:
+        return lr
+    p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
+    return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
 
 
 def checkpoint():
-    save_checkpoint({'stage': 'aux', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
+    save_checkpoint({'stage': 'aux', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
                      'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
                      'run_id': run_id}, ckpt_path)
 
@@ -65,12 +94,12 @@ def checkpoint():
 def sample_grid():
     g = torch.Generator().manual_seed(seed)
     y = get_batch(dataset, torch.randint(N, (16,), generator=g), device)
+    eps = torch.randn((16, *ema.x_shape), generator=g).to(device)
     with ctx:
         mu_z, _ = ema.encode(y)
-        mu_x, logvar_x = ema.decode(mu_z)
-    sigma = torch.exp(0.5 * logvar_x.float())
-    x0 = mu_x.float() + sigma * torch.randn(mu_x.shape, generator=g).to(device)
-    rows = [to_pixels(r) for r in (y, mu_x.float(), x0)]
+        mu_x, sigma = ema.prior(mu_z, eps, tau=0.0)   # the prior mean
+        x0, _ = ema.prior(mu_z, eps)                    # a prior sample
+    rows = [to_pixels(r) for r in (y, mu_x, x0)]
     if latent is None:  # a sigma map is only an image in pixel space
         rows.append(sigma.clamp(max=1) * 2 - 1)
     return save_grid(torch.cat(rows), f'{out_dir}/aux_{it:06d}.png', 16)
@@ -82,32 +111,48 @@ t_start = t_log = time.time()
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
-    lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
+    lr_now = get_lr(it)
     for group in optimizer.param_groups:
         group['lr'] = lr_now
-    g_cpu, g_dev = iteration_rng(seed, it, rank, device)
+    # the randomness of this iteration on this rank: seeded by (seed, iteration, rank), so a resumed
+    # run draws exactly what an unbroken one would (data indices on the CPU, noise on the device)
+    s = (seed * 1_000_003 + it) * 4099 + rank
+    g_cpu = torch.Generator().manual_seed(s)
+    g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
+    losses = torch.zeros(3, device=device)   # loss, vgl, kl summed over the micro-steps
     for micro_step in range(gradient_accumulation_steps):
         y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
-        eps = torch.randn((micro_batch, *raw.z_shape), generator=g_dev, device=device)
-        with no_sync(model, micro_step < gradient_accumulation_steps - 1):
-            with ctx:
-                mu_x, logvar_x, mu_z, logvar_z = model(y, eps)
-            loss = M.aux_loss(y, mu_x.float(), logvar_x.float(), mu_z.float(), logvar_z.float(), kl_weight)
-            (loss / gradient_accumulation_steps).backward()
-    if optimizer_step(optimizer, raw.parameters(), loss, grad_clip, it, 'aux', skip_nonfinite):
-        ema_update(ema, raw, ema_decay, it)
+        eps = torch.randn((micro_batch, *raw_model.z_shape), generator=g_dev, device=device)
+        if world > 1:   # DDP all-reduces the gradients in backward(): only needed on the last micro-step
+            model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
+        with ctx:
+            mu_x, logvar_x, mu_z, logvar_z = model(y, eps)
+        vgl = M.vgl_loss(y, mu_x.float(), logvar_x.float())                  # Eq. 4
+        kl = M.kl_loss(mu_z.float(), logvar_z.float())
+        loss = vgl + kl_weight * kl                                            # Eq. 5
+        (loss / gradient_accumulation_steps).backward()
+        losses += torch.stack([loss, vgl, kl]).detach()
+    losses /= gradient_accumulation_steps
+    # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
+    grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
+    if finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite):
+        optimizer.step()
+        with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
+            d = min(ema_decay, (1 + it) / (10 + it))
+            for e, p in zip(ema.parameters(), raw_model.parameters()):
+                e.lerp_(p, 1 - d)
     else:
         skipped += 1
+    optimizer.zero_grad(set_to_none=True)
     it += 1
 
     if master and (it % log_interval == 0 or it == max_iters):
-        dt = time.time() - t_log
-        t_log = time.time()
+        dt, t_log = time.time() - t_log, time.time()
         n_img, it_log = batch_size * (it - it_log), it
-        vgl = M.vgl_loss(y, mu_x.float(), logvar_x.float()).item()
-        print(f'aux iter {it}/{max_iters}: loss {loss.item():.4f} (vgl {vgl:.4f}, kl {M.kl_loss(mu_z.float(), logvar_z.float()).item():.4f}), '
-              f'lr {lr_now:.2e}, {n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s'
-              + (f', {skipped} skipped' if skipped else ''), flush=True)
+        loss_v, vgl_v, kl_v = losses.tolist()
+        print(f'aux iter {it}/{max_iters}: loss {loss_v:.4f} (vgl {vgl_v:.4f}, kl {kl_v:.4f}), lr {lr_now:.2e}, '
+              f'{n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''),
+              flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
     if master and (it % sample_interval == 0 or it == max_iters):
@@ -116,6 +161,6 @@ while it < max_iters:
 if master:
     print(f'aux done: {ckpt_path}, grid {out_dir}/aux_{it:06d}.png, {time.time() - t_start:.0f}s')
 if world > 1:
-    check_ranks_in_sync(raw, master)
+    check_ranks_in_sync(raw_model, master)
     del model               # the DDP wrapper holds the process group (common.destroy_distributed says why)
     destroy_distributed()

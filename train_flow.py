@@ -8,22 +8,36 @@ with prior='gaussian', the paper's FM baseline (same F, x0 ~ N(0, I), no z, no w
 
 Writes out_dir/flow.pt (with the id of the aux checkpoint it was trained against) and
 out_dir/flow_<iter>.png: rows of prior samples x0, 1-step and 4-step midpoint results, real images.
-Settings: config/defaults.py (shared ones and the flow block).
 """
 import copy
+import math
 import os
 import time
+from contextlib import nullcontext
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (autocast, aux_ref, build, check_ranks_in_sync, count_params, data_meta, destroy_distributed, die,
-                    ema_update, get_batch, init_distributed, init_state, iteration_rng, load_aux, load_data, lr_at,
-                    micro_batch_size, no_sync, optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
-from configurator import configure
+from common import (aux_ref, build, check_ranks_in_sync, data_meta, destroy_distributed, die, finite_or_die,
+                    get_batch, init_distributed, init_state, load_aux, load_data, pixel_view, save_checkpoint,
+                    save_grid)
+from configurator import configure, take
 
+# -----------------------------------------------------------------------------
+# the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
+out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
+    cfg, 'out_dir data image_size flip device dtype compile seed init_from')
+batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
+lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
+    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
+log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
+prior, tau, w_max, t_dist = take(cfg, 'prior tau w_max t_dist')
+flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel = take(
+    cfg, 'flow_patch flow_widths flow_depths flow_d_head flow_ff_mult flow_kernel')
+flow_mapping_width, flow_mapping_depth, flow_batch_size, flow_max_iters = take(
+    cfg, 'flow_mapping_width flow_mapping_depth flow_batch_size flow_max_iters')
 batch_size = batch_size or flow_batch_size
 max_iters = max_iters or flow_max_iters
 if prior not in ('learned', 'gaussian'):
@@ -35,14 +49,20 @@ if learned and not os.path.isfile(os.path.join(out_dir, 'aux.pt')):
     die(f"prior='learned' needs the stage-1 checkpoint {os.path.join(out_dir, 'aux.pt')}: run train_aux.py with "
         f"the same out_dir first, or train the baseline with --prior=gaussian")
 
+# -----------------------------------------------------------------------------
+# set-up: ranks, the frozen aux model, data, precision
 rank, world, device, master = init_distributed(device)
-micro_batch = micro_batch_size(batch_size, world, gradient_accumulation_steps)
-torch.manual_seed(seed)
+if batch_size % (world * gradient_accumulation_steps):
+    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
+        f'{gradient_accumulation_steps}')
+micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
+torch.manual_seed(seed)   # the initial weights: the same on every rank
 aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
 dataset = load_data(data, image_size, aux_ck)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-ctx = autocast(device, dtype)
+# bf16 (or fp16) autocast on CUDA; the CPU runs float32
+ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
 os.makedirs(out_dir, exist_ok=True)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'flow.pt')
@@ -52,37 +72,47 @@ ckpt_path = os.path.join(out_dir, 'flow.pt')
 model_args = dict(channels=C, image_size=[H, W], patch=flow_patch, widths=flow_widths, depths=flow_depths,
                   d_head=flow_d_head, ff_mult=flow_ff_mult, kernel=flow_kernel, mapping_width=flow_mapping_width,
                   mapping_depth=flow_mapping_depth, z_shape=list(aux.z_shape) if learned else None)
-model = build(M.HDiT, model_args).to(device)  # on the device before the optimizer sees it
-ema = copy.deepcopy(model).requires_grad_(False)
-optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-ck = init_state(init_from, ckpt_path, 'flow model', model_args, model, ema, optimizer, aux_ck if learned else None)
+raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it
+ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampling uses
+optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
+ck = init_state(init_from, ckpt_path, 'flow model', model_args, raw_model, ema, optimizer, aux_ck)
 it = ck['iter'] if ck else 0
 if master:
     print(f"flow model ({'LeDiFlow, learned prior' if learned else 'FM baseline, gaussian prior'}): "
-          f'{count_params(model) / 1e6:.2f}M parameters, data {N} x {H}x{W}x{C}, batch {batch_size} '
-          f'on {world} x {device}, from iteration {it}')
-raw = model
-model = wrap(raw, compile, world, device)
+          f'{sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, data {N} x {H}x{W}x{C}, '
+          f'batch {batch_size} on {world} x {device}, from iteration {it}')
+model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
+if world > 1:
+    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
+
+
+def get_lr(it):
+    """Linear warmup, then constant (the paper) or cosine decay to min_lr at max_iters."""
+    if it < warmup_iters:
+        return lr * (it + 1) / warmup_iters
+    if not decay_lr:
+        return lr
+    p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
+    return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
 
 
 def checkpoint():
-    save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
+    save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
                      'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
                      'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
 
 
 @torch.no_grad()
 def draw_prior(y, g):
-    """-> x0, sigma, z for a batch of images: z ~ E(y), (mu_x, logvar_x) = D(z), x0 = mu_x + tau * sigma * eps.
-    The baseline: x0 ~ N(0, I), sigma = 1, no z."""
+    """-> x0, sigma, z for a batch of images: z ~ E(y), x0 = mu_x + tau * sigma * eps from D(z).
+    The baseline: x0 ~ N(0, I), no sigma, no z."""
     if not learned:
         return torch.randn(y.shape, generator=g, device=device), None, None
     with ctx:
         mu_z, logvar_z = aux.encode(y)
         z = mu_z.float() + torch.exp(0.5 * logvar_z.float()) * torch.randn(mu_z.shape, generator=g, device=device)
-        mu_x, logvar_x = aux.decode(z)
-    sigma = torch.exp(0.5 * logvar_x.float())
-    return mu_x.float() + tau * sigma * torch.randn(y.shape, generator=g, device=device), sigma, z
+        x0, sigma = aux.prior(z, torch.randn(y.shape, generator=g, device=device), tau)
+    return x0, sigma, z
 
 
 @torch.no_grad()
@@ -101,34 +131,49 @@ t_start = t_log = time.time()
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
-    lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
+    lr_now = get_lr(it)
     for group in optimizer.param_groups:
         group['lr'] = lr_now
-    g_cpu, g_dev = iteration_rng(seed, it, rank, device)
+    # the randomness of this iteration on this rank: seeded by (seed, iteration, rank), so a resumed
+    # run draws exactly what an unbroken one would (data indices on the CPU, noise on the device)
+    s = (seed * 1_000_003 + it) * 4099 + rank
+    g_cpu = torch.Generator().manual_seed(s)
+    g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
+    loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
         y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
         x0, sigma, z = draw_prior(y, g_dev)
-        t = torch.rand(micro_batch, generator=g_dev, device=device)
-        if t_dist == 'logit_normal':
+        if t_dist == 'logit_normal':   # logit(t) ~ N(0, 1): more samples mid-way
             t = torch.sigmoid(torch.randn(micro_batch, generator=g_dev, device=device))
+        else:
+            t = torch.rand(micro_batch, generator=g_dev, device=device)
         tb = t.view(-1, 1, 1, 1)
-        x_t = (1 - tb) * x0 + tb * y                                     # the straight path
-        with no_sync(model, micro_step < gradient_accumulation_steps - 1):
-            with ctx:
-                v = model(x_t, t, z).float()
-            loss = M.lediflow_loss(v, y, x0, sigma, w_max) if learned else M.fm_loss(v, y, x0)   # Eq. 6 / Eq. 2
-            (loss / gradient_accumulation_steps).backward()
-    if optimizer_step(optimizer, raw.parameters(), loss, grad_clip, it, 'flow', skip_nonfinite):
-        ema_update(ema, raw, ema_decay, it)
+        x_t = (1 - tb) * x0 + tb * y                                     # the straight path from x0 to y
+        if world > 1:   # DDP all-reduces the gradients in backward(): only needed on the last micro-step
+            model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
+        with ctx:
+            v = model(x_t, t, z).float()
+        loss = M.lediflow_loss(v, y, x0, sigma, w_max) if learned else M.fm_loss(v, y, x0)   # Eq. 6 / Eq. 2
+        (loss / gradient_accumulation_steps).backward()
+        loss_sum += loss.detach()
+    loss_mean = loss_sum / gradient_accumulation_steps
+    # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
+    grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
+    if finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite):
+        optimizer.step()
+        with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
+            d = min(ema_decay, (1 + it) / (10 + it))
+            for e, p in zip(ema.parameters(), raw_model.parameters()):
+                e.lerp_(p, 1 - d)
     else:
         skipped += 1
+    optimizer.zero_grad(set_to_none=True)
     it += 1
 
     if master and (it % log_interval == 0 or it == max_iters):
-        dt = time.time() - t_log
-        t_log = time.time()
+        dt, t_log = time.time() - t_log, time.time()
         n_img, it_log = batch_size * (it - it_log), it
-        print(f'flow iter {it}/{max_iters}: loss {loss.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
+        print(f'flow iter {it}/{max_iters}: loss {loss_mean.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
               f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
@@ -138,6 +183,6 @@ while it < max_iters:
 if master:
     print(f'flow done: {ckpt_path}, grid {out_dir}/flow_{it:06d}.png, {time.time() - t_start:.0f}s')
 if world > 1:
-    check_ranks_in_sync(raw, master)
+    check_ranks_in_sync(raw_model, master)
     del model               # the DDP wrapper holds the process group (common.destroy_distributed says why)
     destroy_distributed()

@@ -8,30 +8,49 @@ latents z of the training images. At generation it maps noise to a new z (4 midp
 The frozen encoder's (mu_z, logvar_z) of every training image are computed once at start-up;
 each iteration draws fresh z = mu_z + sigma_z * eps from them. Writes out_dir/sampler.pt and
 out_dir/sampler_<iter>.png (prior means mu_x = D(z) of generated z).
-Settings: config/defaults.py (shared ones and the sampler block).
 """
 import copy
+import math
 import os
 import time
+from contextlib import nullcontext
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (autocast, aux_ref, build, check_ranks_in_sync, count_params, data_meta, destroy_distributed, die,
-                    ema_update, get_batch, init_distributed, init_state, iteration_rng, load_aux, load_data, lr_at,
-                    micro_batch_size, no_sync, optimizer_step, pixel_view, save_checkpoint, save_grid, wrap)
-from configurator import configure
+from common import (aux_ref, build, check_ranks_in_sync, data_meta, destroy_distributed, die, finite_or_die,
+                    get_batch, init_distributed, init_state, load_aux, load_data, pixel_view, save_checkpoint,
+                    save_grid)
+from configurator import configure, take
 
+# -----------------------------------------------------------------------------
+# the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-globals().update(cfg)  # flat globals, nanoGPT style: every key of config/defaults.py is a variable
+out_dir, data, image_size, device, dtype, compile, seed, init_from = take(
+    cfg, 'out_dir data image_size device dtype compile seed init_from')
+batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
+lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
+    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
+log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
+sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping_width, sampler_mapping_depth = take(
+    cfg, 'sampler_widths sampler_depths sampler_d_head sampler_ff_mult sampler_mapping_width sampler_mapping_depth')
+sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver = take(
+    cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver')
 batch_size = batch_size or sampler_batch_size
 max_iters = max_iters or sampler_max_iters
 
+# -----------------------------------------------------------------------------
+# set-up: ranks, the frozen aux model, precision, the training targets
 rank, world, device, master = init_distributed(device)
-micro_batch = micro_batch_size(batch_size, world, gradient_accumulation_steps)
-torch.manual_seed(seed)
-ctx = autocast(device, dtype)
+if batch_size % (world * gradient_accumulation_steps):
+    die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
+        f'{gradient_accumulation_steps}')
+micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
+torch.manual_seed(seed)   # the initial weights: the same on every rank
+# bf16 (or fp16) autocast on CUDA; the CPU runs float32
+ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
 aux, aux_ck = load_aux(out_dir, device)
 dataset = load_data(data, image_size, aux_ck)
@@ -51,25 +70,36 @@ mu_all, std_all = torch.cat(mu_all), torch.cat(std_all)
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
+if len(sampler_widths) != 1:
+    die(f'the latent sampler has one level of global attention: sampler_widths must have one entry, got {sampler_widths}')
 model_args = dict(channels=aux.z_shape[0], image_size=list(aux.z_shape[1:]), patch=1, widths=sampler_widths,
                   depths=sampler_depths, d_head=sampler_d_head, ff_mult=sampler_ff_mult, kernel=None,
                   mapping_width=sampler_mapping_width, mapping_depth=sampler_mapping_depth, z_shape=None)
-if len(sampler_widths) != 1:
-    die(f'the latent sampler has one level of global attention: sampler_widths must have one entry, got {sampler_widths}')
-model = build(M.HDiT, model_args).to(device)  # on the device before the optimizer sees it
-ema = copy.deepcopy(model).requires_grad_(False)
-optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, model, ema, optimizer, aux_ck)
+raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it
+ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampling uses
+optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
+ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, aux_ck)
 it = ck['iter'] if ck else 0
 if master:
-    print(f'latent sampler: {count_params(model) / 1e6:.2f}M parameters, z {list(aux.z_shape)}, {N} latents, '
-          f'batch {batch_size} on {world} x {device}, from iteration {it}')
-raw = model
-model = wrap(raw, compile, world, device)
+    print(f'latent sampler: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, '
+          f'z {list(aux.z_shape)}, {N} latents, batch {batch_size} on {world} x {device}, from iteration {it}')
+model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
+if world > 1:
+    model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
+
+
+def get_lr(it):
+    """Linear warmup, then constant (the paper) or cosine decay to min_lr at max_iters."""
+    if it < warmup_iters:
+        return lr * (it + 1) / warmup_iters
+    if not decay_lr:
+        return lr
+    p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
+    return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
 
 
 def checkpoint():
-    save_checkpoint({'stage': 'sampler', 'model_args': model_args, 'config': cfg, 'model': raw.state_dict(),
+    save_checkpoint({'stage': 'sampler', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
                      'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
                      'aux_ref': aux_ref(aux_ck)}, ckpt_path)
 
@@ -89,33 +119,47 @@ t_start = t_log = time.time()
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
-    lr_now = lr_at(it, lr, warmup_iters, max_iters, decay_lr, min_lr)
+    lr_now = get_lr(it)
     for group in optimizer.param_groups:
         group['lr'] = lr_now
-    g_cpu, g_dev = iteration_rng(seed, it, rank, device)
+    # the randomness of this iteration on this rank: seeded by (seed, iteration, rank), so a resumed
+    # run draws exactly what an unbroken one would (data indices on the CPU, noise on the device)
+    s = (seed * 1_000_003 + it) * 4099 + rank
+    g_cpu = torch.Generator().manual_seed(s)
+    g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
+    loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
         idx = torch.randint(N, (micro_batch,), generator=g_cpu).to(device)
-        z = mu_all[idx] + std_all[idx] * torch.randn(mu_all[idx].shape, generator=g_dev, device=device)
+        z = mu_all[idx] + std_all[idx] * torch.randn(mu_all[idx].shape, generator=g_dev, device=device)  # z ~ E(y)
         noise = torch.randn(z.shape, generator=g_dev, device=device)
         t = torch.rand(micro_batch, generator=g_dev, device=device)
         tb = t.view(-1, 1, 1, 1)
-        z_t = (1 - tb) * noise + tb * z
-        with no_sync(model, micro_step < gradient_accumulation_steps - 1):
-            with ctx:
-                v = model(z_t, t).float()
-            loss = M.fm_loss(v, z, noise)
-            (loss / gradient_accumulation_steps).backward()
-    if optimizer_step(optimizer, raw.parameters(), loss, grad_clip, it, 'sampler', skip_nonfinite):
-        ema_update(ema, raw, ema_decay, it)
+        z_t = (1 - tb) * noise + tb * z                                  # the straight path from noise to z
+        if world > 1:   # DDP all-reduces the gradients in backward(): only needed on the last micro-step
+            model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
+        with ctx:
+            v = model(z_t, t).float()
+        loss = M.fm_loss(v, z, noise)                                      # Eq. 2
+        (loss / gradient_accumulation_steps).backward()
+        loss_sum += loss.detach()
+    loss_mean = loss_sum / gradient_accumulation_steps
+    # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
+    grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
+    if finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite):
+        optimizer.step()
+        with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
+            d = min(ema_decay, (1 + it) / (10 + it))
+            for e, p in zip(ema.parameters(), raw_model.parameters()):
+                e.lerp_(p, 1 - d)
     else:
         skipped += 1
+    optimizer.zero_grad(set_to_none=True)
     it += 1
 
     if master and (it % log_interval == 0 or it == max_iters):
-        dt = time.time() - t_log
-        t_log = time.time()
+        dt, t_log = time.time() - t_log, time.time()
         n_img, it_log = batch_size * (it - it_log), it
-        print(f'sampler iter {it}/{max_iters}: loss {loss.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} latents/s, '
+        print(f'sampler iter {it}/{max_iters}: loss {loss_mean.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} latents/s, '
               f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
@@ -125,6 +169,6 @@ while it < max_iters:
 if master:
     print(f'sampler done: {ckpt_path}, grid {out_dir}/sampler_{it:06d}.png, {time.time() - t_start:.0f}s')
 if world > 1:
-    check_ranks_in_sync(raw, master)
+    check_ranks_in_sync(raw_model, master)
     del model               # the DDP wrapper holds the process group (common.destroy_distributed says why)
     destroy_distributed()

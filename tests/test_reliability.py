@@ -225,3 +225,20 @@ def test_impossible_configs_fail_before_work(tiny_config, tmp_path):
         p = run(args[0], tiny_config, *args[1:], check=False)
         assert p.returncode == 1 and msg in p.stderr and 'Traceback' not in p.stderr, (args, p.stderr)
         assert not (tmp_path / 'out' / 'aux.pt').exists()
+
+
+def test_checkpoint_of_another_layout_is_a_clear_error(tiny_config, tmp_path):
+    """A checkpoint written by an older model.py (other parameter names) is refused in one line, when
+    sampling and when resuming."""
+    out = tmp_path / 'out'
+    for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
+        run(script, tiny_config, '--max_iters=1')
+    ck = load(out / 'flow.pt')
+    old = lambda sd: {k.replace('.attn.', '.').replace('.ff.', '.'): v for k, v in sd.items()}   # pre-Block names
+    ck['model'], ck['ema'] = old(ck['model']), old(ck['ema'])
+    torch.save(ck, out / 'flow.pt')
+    for args in (['sample.py', f'--out_dir={out}', '--num_samples=2'],
+                 ['train_flow.py', tiny_config, '--init_from=resume', '--max_iters=2']):
+        p = run(*args, check=False)
+        assert p.returncode == 1 and 'Traceback' not in p.stderr, p.stderr
+        assert 'do not fit this model.py' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

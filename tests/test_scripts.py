@@ -100,7 +100,7 @@ threads = lambda: len(os.listdir('/proc/self/task'))
 before = threads()
 rank, world, device, master = common.init_distributed('cpu')
 raw = torch.nn.Linear(4, 4)
-model = common.wrap(raw, False, world, device)                  # DDP, as in the training scripts
+model = torch.nn.parallel.DistributedDataParallel(raw)          # as in the training scripts
 model(torch.randn(2, 4)).sum().backward()
 common.check_ranks_in_sync(raw, master)                         # the collective the scripts end with
 during = threads()
