@@ -42,6 +42,22 @@ def pick_device(device):
     return device
 
 
+def pick_dtype(dtype, device):
+    """The compute dtype: 'auto' -> bfloat16 on CUDA, float32 on the CPU. bfloat16/float16 run the
+    forward pass under autocast (on the CPU too, when asked for); float32 runs without it."""
+    if dtype == 'auto':
+        dtype = 'bfloat16' if device.startswith('cuda') else 'float32'
+    if dtype not in ('float32', 'bfloat16', 'float16'):
+        die(f"dtype must be 'auto', 'float32', 'bfloat16' or 'float16', got '{dtype}'")
+    return dtype
+
+
+def compute_line(device, dtype, compile=False):
+    """The start-up line that says what runs: device, compute dtype, compile, the neighborhood attention."""
+    return (f"compute: {device}, {dtype}{' autocast' if dtype != 'float32' else ''}{', torch.compile' if compile else ''}; "
+            f'neighborhood attention: {M.attention_path(device)}')
+
+
 def init_distributed(device):
     """-> (rank, world_size, device, master). Under torchrun (RANK set) joins the process group:
     nccl on CUDA, gloo on CPU; each rank takes the GPU of its LOCAL_RANK."""
@@ -81,18 +97,20 @@ def build(cls, model_args):
         die(str(e))
 
 
-def finite_or_die(loss, grad_norm, stage, it, skip_nonfinite):
+def finite_or_die(loss, grad_norm, stage, it, skip_nonfinite, fp16=False):
     """The finite check before an optimizer step, agreed by every rank (all-reduced): True if the
     loss and gradient norm are finite everywhere. Otherwise the run stops naming the stage and
     iteration, before the weights change (the last checkpoint stays good), or, with skip_nonfinite,
-    returns False and the caller skips the batch."""
-    bad = (~torch.isfinite(loss.detach()) | ~torch.isfinite(grad_norm)).float()
+    returns False and the caller skips the batch. float16: an overflowing gradient is routine (the
+    GradScaler skips that step and lowers its scale): False, without stopping."""
+    bad = torch.stack([~torch.isfinite(loss.detach()), ~torch.isfinite(grad_norm)]).float()
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-    if bad.item() and not skip_nonfinite:
+    bad_loss, bad_grad = bad.tolist()
+    if (bad_loss or (bad_grad and not fp16)) and not skip_nonfinite:
         die(f'stage {stage}: non-finite loss ({loss.item()}) or gradient at iteration {it}; stopped, the last '
             f'checkpoint is kept. Lower lr, raise warmup_iters, or pass --skip_nonfinite=True to skip such batches')
-    return not bad.item()
+    return not (bad_loss or bad_grad)
 
 
 def check_ranks_in_sync(model, master):

@@ -6,7 +6,7 @@ LeDiFlow in one file: every network, the losses and the ODE solvers.
     stage 3  HDiT as S       v = S(z_t, t): plain flow matching from N(0, I) to the latents z    (fm_loss)
     sampling solve(...)      fixed-step Runge-Kutta, forward (t 0 -> 1) or backward (1 -> 0)
 
-Conventions (SPEC.md): t = 0 is the prior sample x0, t = 1 is the data y; x_t = (1 - t) x0 + t y;
+Conventions (docs/method.md): t = 0 is the prior sample x0, t = 1 is the data y; x_t = (1 - t) x0 + t y;
 the target velocity is y - x0. Images are [B, C, H, W] in [-1, 1]; inside the transformers tokens
 are channels-last [B, h, w, width].
 
@@ -23,10 +23,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 try:
-    import natten  # neighborhood attention kernels; used on CUDA, where they have a backward pass
+    import natten  # neighborhood attention kernels; used on CUDA when built with them (forward and backward)
 except ImportError:
     natten = None
-USE_NATTEN = True  # set False to force the masked-SDPA neighborhood attention everywhere
+USE_NATTEN = True  # set False to use the pure-PyTorch neighborhood attention everywhere
 
 
 # -----------------------------------------------------------------------------
@@ -113,10 +113,18 @@ class AxialRoPE(nn.Module):
         return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], dim=-1)
 
 
+# Neighborhood attention, NATTEN's semantics: on each axis query i sees the k keys starting at
+# clamp(i - k // 2, 0, n - k) (k clipped to the grid), so windows slide inward at the borders and every
+# query sees exactly k x k keys. Three implementations of the same function, one entry point:
+
+def natten_na2d(q, k, v, kernel, scale=None):
+    """natten.na2d (its fused kernels), heads-last [B, h, w, heads, d], the kernel clipped to the grid."""
+    return natten.na2d(q, k, v, (min(kernel, q.shape[1]), min(kernel, q.shape[2])), scale=scale)
+
+
 @lru_cache(maxsize=32)
 def neighborhood_mask(h, w, kernel, device):
-    """[h*w, h*w] bool: query (i, j) sees the kh x kw keys whose window starts at
-    clamp(i - kh//2, 0, h - kh) (and likewise for j), NATTEN's semantics (kernel clipped to the grid)."""
+    """[h*w, h*w] bool: which keys each query sees."""
     def axis(n, k):
         k = min(k, n)
         start = (torch.arange(n, device=device) - k // 2).clamp(0, n - k)
@@ -126,21 +134,73 @@ def neighborhood_mask(h, w, kernel, device):
     return (mh[:, None, :, None] & mw[None, :, None, :]).reshape(h * w, h * w)
 
 
-def na2d_sdpa(q, k, v, kernel, scale=None):
-    """Neighborhood attention as masked scaled_dot_product_attention; [B, h, w, heads, d] layout.
-    Numerically the same as natten.na2d (tests/test_model.py), but O((hw)^2): the CPU/fallback path."""
+def na2d_masked(q, k, v, kernel, scale=None):
+    """Global scaled_dot_product_attention with all but the k x k window masked out: O((hw)^2) time and
+    memory, but one large matmul, the fastest way for small grids."""
     B, h, w, nh, d = q.shape
     q, k, v = (t.reshape(B, h * w, nh, d).transpose(1, 2) for t in (q, k, v))
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=neighborhood_mask(h, w, kernel, q.device), scale=scale)
     return o.transpose(1, 2).reshape(B, h, w, nh, d)
 
 
+@lru_cache(maxsize=64)
+def tile_plan(n, kernel, tile, device):
+    """One axis cut into query tiles. Tile t reads the keys [t * tile - pad_lo, + band) of the axis
+    zero-padded by (pad_lo, pad_hi): every window of its queries lies inside (a window starts at most
+    k // 2 before its query, or, in the last k // 2 positions, at n - k; `extra` widens the bands for
+    a short last tile). -> tile, pad_lo, pad_hi, mask [tiles, tile, band]: the keys each query's window holds."""
+    k = min(kernel, n)
+    tile = max(tile, k // 2 + 1)                      # the first tile's windows must fit too
+    tiles = -(-n // tile)
+    extra = max(0, k // 2 + 1 - (n - (tiles - 1) * tile))
+    band, pad_lo = tile + k - 1 + extra, k // 2 + extra
+    pad_hi = tiles * tile + band - tile - pad_lo - n
+    start = (torch.arange(tiles * tile, device=device) - k // 2).clamp(0, n - k).view(tiles, tile)
+    key = (torch.arange(tiles, device=device) * tile - pad_lo)[:, None] + torch.arange(band, device=device)
+    return tile, pad_lo, pad_hi, (key[:, None, :] >= start[:, :, None]) & (key[:, None, :] < start[:, :, None] + k)
+
+
+def na2d_tiled(q, k, v, kernel, scale=None, tile=8):
+    """Each tile x tile block of queries attends to its band of (tile + k - 1)^2 keys (a little more after a
+    short last tile), masked to every query's own window: O(hw (tile + k - 1)^2) time and O(hw) memory,
+    in plain PyTorch ops, so backward works on every device. Queries are zero-padded to whole tiles
+    (the padding's results are dropped); tile is raised to k // 2 + 1 if smaller."""
+    B, h, w, nh, d = q.shape
+    sh, plh, phh, mh = tile_plan(h, kernel, tile, q.device)
+    sw, plw, phw, mw = tile_plan(w, kernel, tile, q.device)
+    (th, _, bh), (tw, _, bw) = mh.shape, mw.shape
+    qt = F.pad(q, (0, 0, 0, 0, 0, tw * sw - w, 0, th * sh - h))
+    qt = qt.view(B, th, sh, tw, sw, nh, d).permute(0, 5, 1, 3, 2, 4, 6).reshape(B * nh, th * tw, sh * sw, d)
+
+    def bands(t):   # overlapping windows of the padded grid, one per tile: [B * nh, tiles, bh * bw, d]
+        t = F.pad(t, (0, 0, 0, 0, plw, phw, plh, phh)).unfold(1, bh, sh).unfold(2, bw, sw)
+        return t.permute(0, 3, 1, 2, 5, 6, 4).reshape(B * nh, th * tw, bh * bw, d)
+    mask = (mh[:, None, :, None, :, None] & mw[None, :, None, :, None, :]).reshape(th * tw, sh * sw, bh * bw)
+    o = F.scaled_dot_product_attention(qt, bands(k), bands(v), attn_mask=mask, scale=scale)
+    o = o.view(B, nh, th, tw, sh, sw, d).permute(0, 2, 4, 3, 5, 1, 6).reshape(B, th * sh, tw * sw, nh, d)
+    return o[:, :h, :w]
+
+
+TILED_MIN_TOKENS = 32 * 32    # from this grid up the tiles are faster than the masked form (measured: README)
+
+
 def neighborhood_attention(q, k, v, kernel, scale=None):
-    """natten.na2d on CUDA (fused kernels with backward), masked SDPA elsewhere (natten's CPU build
-    only has a forward-only Flex backend, ~10x slower than masked SDPA)."""
-    if USE_NATTEN and natten is not None and q.is_cuda:
-        return natten.na2d(q, k, v, (min(kernel, q.shape[1]), min(kernel, q.shape[2])), scale=scale)
-    return na2d_sdpa(q, k, v, kernel, scale)
+    """The one entry point, [B, h, w, heads, d]: natten's fused CUDA kernels when natten was built with
+    them (forward and backward); else masked SDPA on small grids and query tiles on large ones."""
+    if USE_NATTEN and natten is not None and natten.HAS_LIBNATTEN and q.is_cuda:
+        return natten_na2d(q, k, v, kernel, scale)
+    if q.shape[1] * q.shape[2] < TILED_MIN_TOKENS:
+        return na2d_masked(q, k, v, kernel, scale)
+    return na2d_tiled(q, k, v, kernel, scale)
+
+
+def attention_path(device):
+    """What neighborhood_attention runs on `device`, for the scripts' start-up line."""
+    if USE_NATTEN and natten is not None and natten.HAS_LIBNATTEN and str(device).startswith('cuda'):
+        return f'natten {natten.__version__} (CUDA kernels)'
+    why = 'natten not installed' if natten is None else 'natten has no CUDA kernels here' if str(device).startswith('cuda') \
+        else 'natten has no CPU kernels with backward'
+    return f'pure PyTorch ({why}): masked SDPA below {TILED_MIN_TOKENS} tokens, query tiles from there'
 
 
 class Attention(nn.Module):
@@ -239,6 +299,12 @@ class FourierFeatures(nn.Module):
         return torch.cat([f.cos(), f.sin()], dim=-1)
 
 
+def soft_clamp(x, lo, hi):
+    """x smoothly bounded to (lo, hi): lo + softplus(x - lo) - softplus(x - hi), ~x well inside the range.
+    Unlike a hard clamp its gradient never vanishes, so a value pushed past a bound can come back."""
+    return lo + F.softplus(x - lo) - F.softplus(x - hi)
+
+
 def check_grid(size, patch, n_levels, what):
     f = patch * 2 ** (n_levels - 1)
     if any(s % f for s in size):
@@ -290,12 +356,12 @@ class AuxModel(nn.Module):
         return mu, logvar.clamp(-30.0, 20.0)
 
     def decode(self, z):
-        """z [B, z_channels, h, w] -> mu_x, logvar_x, each [B, C, H, W] (logvar clamped to logvar_range)."""
+        """z [B, z_channels, h, w] -> mu_x, logvar_x, each [B, C, H, W] (logvar smoothly bounded to logvar_range)."""
         x = self.dec_mid(self.dec_in(z.permute(0, 2, 3, 1)))
         for level, split in reversed(list(zip(self.dec_up, self.dec_splits))):
             x = level(split(x))
         mu, logvar = self.dec_out(self.dec_norm(x)).permute(0, 3, 1, 2).chunk(2, dim=1)
-        return mu, logvar.clamp(*self.logvar_range)
+        return mu, soft_clamp(logvar.float(), *self.logvar_range)   # float32: bf16 would flatten the bound's gradient
 
     def prior(self, z, eps, tau=1.0):
         """A sample of the learned prior D(z) and its scale: x0 = mu_x + tau * sigma * eps, sigma = exp(logvar_x / 2).
@@ -368,7 +434,7 @@ class HDiT(nn.Module):
 
 
 # -----------------------------------------------------------------------------
-# Losses (SPEC.md; "Eq." numbers are the paper's)
+# Losses ("Eq." numbers are the paper's; docs/method.md writes them out)
 
 def vgl_loss(y, mu_x, logvar_x):
     """Eq. 4, variance-guided loss: Gaussian NLL x2 without the constant, mean per element."""
@@ -381,8 +447,13 @@ def kl_loss(mu_z, logvar_z):
 
 
 def aux_loss(y, mu_x, logvar_x, mu_z, logvar_z, kl_weight):
-    """Eq. 5: L_aux = VGL + beta * KL."""
-    return vgl_loss(y, mu_x, logvar_x) + kl_weight * kl_loss(mu_z, logvar_z)
+    """Eq. 5: L_aux = VGL + beta * KL, beta = kl_weight. VGL is a mean over the D_x pixel elements and
+    KL one over the D_z latent elements, so the KL is weighed as in the per-image negative ELBO, and
+    beta means the same at every image and latent size:
+        per image, in nats:  NLL + beta * KL = D_x / 2 * (VGL + beta * 2 D_z / D_x * mean KL) + const.
+    beta = 1 is the VAE's ELBO; lower = sharper prior, rougher latent space (README, Method)."""
+    d_x, d_z = y[0].numel(), mu_z[0].numel()
+    return vgl_loss(y, mu_x, logvar_x) + kl_weight * (2 * d_z / d_x) * kl_loss(mu_z, logvar_z)
 
 
 def lediflow_loss(v, y, x0, sigma, w_max):
@@ -447,7 +518,7 @@ def solve(f, x, steps, solver='midpoint', t0=0.0, t1=1.0):
 
 
 # -----------------------------------------------------------------------------
-# Generation (SPEC "Generation"): latent sampler -> decoder -> prior sample -> flow ODE
+# Generation: latent sampler -> decoder -> prior sample -> flow ODE (docs/method.md, "Generation")
 
 @torch.no_grad()
 def generate(flow, aux=None, sampler=None, n=16, steps=1, solver='midpoint', sampler_steps=4,

@@ -14,13 +14,15 @@ latent space (paper section 4.2): interpolation, inpainting, anonymization.
 Modes (--mode=...), each writing one PNG (--output, default out_dir/<mode>.png):
     interpolate   two images (--image, --image2) or two random latents (seeds seed, seed+1):
                   row 1 linear in z; row 2 through the latent sampler: both z solved backward
-                  (t 1 -> 0) to noise, slerp there, solved forward again. --frames
+                  (t 1 -> 0) to noise, interpolated there (--interp=linear, the paper's, or slerp),
+                  solved forward again. --frames
     inpaint       --image plus --mask (PNG, white = regenerate) or --box=[x0, y0, x1, y1]:
                   z and x0 from the image through E and D, the Eq. 7 field keeps every unmasked
                   pixel on its straight line to the original. --variations (different prior noise)
-    anonymize     --image: z inverted to noise through the latent sampler, a random vector of
-                  --strength added, mapped forward, the masked region (--box, --mask, or the whole
-                  image minus a --border) regenerated with the inpainting field. --variations
+    anonymize     --image: z inverted to noise n through the latent sampler, n + strength * r added
+                  (r ~ N(0, I), as the paper; --rescale_noise=True divides by sqrt(1 + strength^2)),
+                  mapped forward, the masked region (--box, --mask, or the whole image minus a
+                  --border) regenerated with the inpainting field. --variations
 Rows show the input, the mask (white = regenerated), then the results.
 These modes live here, not in a script of their own: each is ~15 lines on top of the same loaded
 models, and the shared helpers (encode, invert, prior sample, solve) read best next to plain sampling.
@@ -39,7 +41,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import die, load_image, load_run, load_vae, pick_device, save_grid, vae_decode
+from common import compute_line, die, load_image, load_run, load_vae, pick_device, pick_dtype, save_grid, vae_decode
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -50,15 +52,19 @@ steps, solver, sampler_steps, sampler_solver, tau = take(cfg, 'steps solver samp
 num_samples, sample_batch_size, mode, image, image2, frames = take(
     cfg, 'num_samples sample_batch_size mode image image2 frames')
 mask, box, border, variations, strength, invert_steps = take(cfg, 'mask box border variations strength invert_steps')
+interp, rescale_noise = take(cfg, 'interp rescale_noise')
 if solver not in M.TABLEAUS or sampler_solver not in M.TABLEAUS:
     die(f"unknown solver '{solver if solver not in M.TABLEAUS else sampler_solver}'; choose one of {', '.join(M.TABLEAUS)}")
 if min(steps, sampler_steps, invert_steps, num_samples, frames, variations) < 1:
     die('steps, sampler_steps, invert_steps, num_samples, frames and variations must be >= 1')
 if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
     die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
+if interp not in ('linear', 'slerp'):
+    die(f"interp must be 'linear' or 'slerp', got '{interp}'")
 device = pick_device(device)
-# bf16 (or fp16) autocast on CUDA; the CPU runs float32
-ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
+print(compute_line(device, dtype))
 
 flow, aux, sampler, flow_ck = load_run(out_dir, device, allow_mismatch)
 learned = aux is not None
@@ -153,7 +159,7 @@ def load_mask(image_size, border=None):
 
 def report(what, n_img, seconds, nfe_flow, extra=''):
     print(f'{what}: solver {solver}, steps {steps}, NFE {nfe_flow}{extra}; {1000 * seconds / n_img:.1f} ms/img '
-          f'({n_img} images, {device}, {"float32" if device == "cpu" else dtype})')
+          f'({n_img} images, {device}, {dtype})')
 
 
 # -----------------------------------------------------------------------------
@@ -186,7 +192,11 @@ with torch.no_grad(), ctx:
             za, zb = from_noise(na), from_noise(nb)
         alphas = torch.linspace(0, 1, frames, device=device).view(-1, 1, 1, 1)
         z_linear = (1 - alphas) * za + alphas * zb                                         # (a) linear in z
-        z_sampler = from_noise(M.slerp(na.expand(frames, -1, -1, -1), nb.expand(frames, -1, -1, -1), alphas.flatten()))  # (b)
+        if interp == 'linear':   # (b) the paper: linear between the two noise vectors
+            n_path = (1 - alphas) * na + alphas * nb
+        else:                    # slerp keeps the norm a Gaussian sample has (README, Applications)
+            n_path = M.slerp(na.expand(frames, -1, -1, -1), nb.expand(frames, -1, -1, -1), alphas.flatten())
+        z_sampler = from_noise(n_path)
         eps = randn(1, C, H, W).expand(2 * frames, -1, -1, -1)   # the same prior noise in every frame: only z moves
         z = torch.cat([z_linear, z_sampler])
         images = flow_to_image(z, prior_sample(z, eps))
@@ -201,7 +211,10 @@ with torch.no_grad(), ctx:
         if mode == 'anonymize':   # a new identity: move z in the sampler's noise space, map it back
             n = to_noise(z[:1])
             r = randn(variations, *aux.z_shape)
-            z = from_noise((n + strength * r) / math.sqrt(1 + strength ** 2))
+            n_new = n + strength * r                        # the paper: add a small random vector
+            if rescale_noise:   # back to the norm of a N(0, I) sample: large strengths stay in distribution
+                n_new = n_new / math.sqrt(1 + strength ** 2)
+            z = from_noise(n_new)
         yv = y.expand(variations, -1, -1, -1)
         x0 = prior_sample(z, randn(variations, C, H, W))
         images = inpaint(yv, z, x0, m)

@@ -19,8 +19,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (build, check_ranks_in_sync, data_meta, destroy_distributed, die, finite_or_die, get_batch,
-                    init_distributed, init_state, load_data, pixel_view, save_checkpoint, save_grid)
+from common import (build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die, finite_or_die,
+                    get_batch, init_distributed, init_state, load_data, pick_dtype, pixel_view, save_checkpoint,
+                    save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -50,8 +51,8 @@ torch.manual_seed(seed)   # the initial weights: the same on every rank
 dataset = load_data(data, image_size)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-# bf16 (or fp16) autocast on CUDA; the CPU runs float32
-ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
 os.makedirs(out_dir, exist_ok=True)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'aux.pt')
@@ -67,8 +68,13 @@ optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight
 ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, raw_model, ema, optimizer)
 it, run_id = (ck['iter'], ck['run_id']) if ck else (0, uuid.uuid4().hex)
 if master:
+    print(compute_line(device, dtype, compile))
     print(f'aux model: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, z {list(raw_model.z_shape)}, '
           f'data {N} x {H}x{W}x{C}, batch {batch_size} on {world} x {device}, from iteration {it}')
+# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
+scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
+if ck and ck.get('scaler'):
+    scaler.load_state_dict(ck['scaler'])
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
 if world > 1:
     model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
@@ -86,8 +92,8 @@ def get_lr(it):
 
 def checkpoint():
     save_checkpoint({'stage': 'aux', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
-                     'run_id': run_id}, ckpt_path)
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+                     'iter': it, 'latent': latent, 'run_id': run_id}, ckpt_path)
 
 
 @torch.no_grad()
@@ -119,7 +125,7 @@ while it < max_iters:
     s = (seed * 1_000_003 + it) * 4099 + rank
     g_cpu = torch.Generator().manual_seed(s)
     g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
-    losses = torch.zeros(3, device=device)   # loss, vgl, kl summed over the micro-steps
+    losses = torch.zeros(3, device=device)   # loss, VGL, KL summed over the micro-steps (for the log)
     for micro_step in range(gradient_accumulation_steps):
         y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
         eps = torch.randn((micro_batch, *raw_model.z_shape), generator=g_dev, device=device)
@@ -127,22 +133,24 @@ while it < max_iters:
             model.require_backward_grad_sync = micro_step == gradient_accumulation_steps - 1
         with ctx:
             mu_x, logvar_x, mu_z, logvar_z = model(y, eps)
-        vgl = M.vgl_loss(y, mu_x.float(), logvar_x.float())                  # Eq. 4
-        kl = M.kl_loss(mu_z.float(), logvar_z.float())
-        loss = vgl + kl_weight * kl                                            # Eq. 5
-        (loss / gradient_accumulation_steps).backward()
-        losses += torch.stack([loss, vgl, kl]).detach()
+        mu_x, logvar_x, mu_z, logvar_z = mu_x.float(), logvar_x.float(), mu_z.float(), logvar_z.float()
+        loss = M.aux_loss(y, mu_x, logvar_x, mu_z, logvar_z, kl_weight)         # Eq. 4-5
+        scaler.scale(loss / gradient_accumulation_steps).backward()
+        with torch.no_grad():
+            losses += torch.stack([loss, M.vgl_loss(y, mu_x, logvar_x), M.kl_loss(mu_z, logvar_z) * mu_z[0].numel()])
     losses /= gradient_accumulation_steps
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
+    scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite):
-        optimizer.step()
+    if finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite, fp16=scaler.is_enabled()):
+        scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))
             for e, p in zip(ema.parameters(), raw_model.parameters()):
                 e.lerp_(p, 1 - d)
     else:
         skipped += 1
+    scaler.update()
     optimizer.zero_grad(set_to_none=True)
     it += 1
 
@@ -150,7 +158,7 @@ while it < max_iters:
         dt, t_log = time.time() - t_log, time.time()
         n_img, it_log = batch_size * (it - it_log), it
         loss_v, vgl_v, kl_v = losses.tolist()
-        print(f'aux iter {it}/{max_iters}: loss {loss_v:.4f} (vgl {vgl_v:.4f}, kl {kl_v:.4f}), lr {lr_now:.2e}, '
+        print(f'aux iter {it}/{max_iters}: loss {loss_v:.4f} (vgl {vgl_v:.4f}, kl {kl_v:.1f} nats/img), lr {lr_now:.2e}, '
               f'{n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''),
               flush=True)
     if master and (it % ckpt_interval == 0 or it == max_iters):

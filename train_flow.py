@@ -19,9 +19,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (aux_ref, build, check_ranks_in_sync, data_meta, destroy_distributed, die, finite_or_die,
-                    get_batch, init_distributed, init_state, load_aux, load_data, pixel_view, save_checkpoint,
-                    save_grid)
+from common import (aux_ref, build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die,
+                    finite_or_die, get_batch, init_distributed, init_state, load_aux, load_data, pick_dtype, pixel_view,
+                    save_checkpoint, save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -61,8 +61,8 @@ aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
 dataset = load_data(data, image_size, aux_ck)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-# bf16 (or fp16) autocast on CUDA; the CPU runs float32
-ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
 os.makedirs(out_dir, exist_ok=True)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'flow.pt')
@@ -78,9 +78,14 @@ optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight
 ck = init_state(init_from, ckpt_path, 'flow model', model_args, raw_model, ema, optimizer, aux_ck)
 it = ck['iter'] if ck else 0
 if master:
+    print(compute_line(device, dtype, compile))
     print(f"flow model ({'LeDiFlow, learned prior' if learned else 'FM baseline, gaussian prior'}): "
           f'{sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, data {N} x {H}x{W}x{C}, '
           f'batch {batch_size} on {world} x {device}, from iteration {it}')
+# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
+scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
+if ck and ck.get('scaler'):
+    scaler.load_state_dict(ck['scaler'])
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
 if world > 1:
     model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
@@ -98,8 +103,8 @@ def get_lr(it):
 
 def checkpoint():
     save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
-                     'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+                     'iter': it, 'latent': latent, 'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
 
 
 @torch.no_grad()
@@ -154,19 +159,21 @@ while it < max_iters:
         with ctx:
             v = model(x_t, t, z).float()
         loss = M.lediflow_loss(v, y, x0, sigma, w_max) if learned else M.fm_loss(v, y, x0)   # Eq. 6 / Eq. 2
-        (loss / gradient_accumulation_steps).backward()
+        scaler.scale(loss / gradient_accumulation_steps).backward()
         loss_sum += loss.detach()
     loss_mean = loss_sum / gradient_accumulation_steps
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
+    scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite):
-        optimizer.step()
+    if finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite, fp16=scaler.is_enabled()):
+        scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))
             for e, p in zip(ema.parameters(), raw_model.parameters()):
                 e.lerp_(p, 1 - d)
     else:
         skipped += 1
+    scaler.update()
     optimizer.zero_grad(set_to_none=True)
     it += 1
 

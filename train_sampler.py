@@ -5,8 +5,8 @@ latents z of the training images. At generation it maps noise to a new z (4 midp
     python train_sampler.py config/emoji.py                                # needs out_dir/aux.pt
     torchrun --nproc_per_node=2 train_sampler.py config/ffhq.py
 
-The frozen encoder's (mu_z, logvar_z) of every training image are computed once at start-up;
-each iteration draws fresh z = mu_z + sigma_z * eps from them. Writes out_dir/sampler.pt and
+The frozen encoder's (mu_z, logvar_z) of every training image (and, with flip, of its mirror image)
+are computed once at start-up; each iteration draws fresh z = mu_z + sigma_z * eps from them. Writes out_dir/sampler.pt and
 out_dir/sampler_<iter>.png (prior means mu_x = D(z) of generated z).
 """
 import copy
@@ -20,16 +20,16 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (aux_ref, build, check_ranks_in_sync, data_meta, destroy_distributed, die, finite_or_die,
-                    get_batch, init_distributed, init_state, load_aux, load_data, pixel_view, save_checkpoint,
-                    save_grid)
+from common import (aux_ref, build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die,
+                    finite_or_die, get_batch, init_distributed, init_state, load_aux, load_data, pick_dtype, pixel_view,
+                    save_checkpoint, save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-out_dir, data, image_size, device, dtype, compile, seed, init_from = take(
-    cfg, 'out_dir data image_size device dtype compile seed init_from')
+out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
+    cfg, 'out_dir data image_size flip device dtype compile seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
@@ -49,8 +49,8 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
-# bf16 (or fp16) autocast on CUDA; the CPU runs float32
-ctx = torch.autocast('cuda', dtype=getattr(torch, dtype)) if device.startswith('cuda') and dtype != 'float32' else nullcontext()
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
 aux, aux_ck = load_aux(out_dir, device)
 dataset = load_data(data, image_size, aux_ck)
@@ -58,15 +58,18 @@ latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 N = len(dataset)
 
-# the training targets: the frozen encoder's posterior of every image (on every rank, once)
+# the training targets: the frozen encoder's posterior of every image (on every rank, once); with flip,
+# of its mirror image too, as the flow model saw both (the sampler must generate the z of either)
 mu_all, std_all = [], []
 with torch.no_grad():
-    for i in tqdm(range(0, N, 256), desc='encode latents', disable=not master):
-        with ctx:
-            mu_z, logvar_z = aux.encode(get_batch(dataset, torch.arange(i, min(i + 256, N)), device))
-        mu_all.append(mu_z.float())
-        std_all.append(torch.exp(0.5 * logvar_z.float()))
-mu_all, std_all = torch.cat(mu_all), torch.cat(std_all)
+    for mirror in ([False, True] if flip else [False]):
+        for i in tqdm(range(0, N, 256), desc='encode latents' + (' (mirrored)' if mirror else ''), disable=not master):
+            y = get_batch(dataset, torch.arange(i, min(i + 256, N)), device)
+            with ctx:
+                mu_z, logvar_z = aux.encode(y.flip(-1) if mirror else y)
+            mu_all.append(mu_z.float())
+            std_all.append(torch.exp(0.5 * logvar_z.float()))
+mu_all, std_all = torch.cat(mu_all), torch.cat(std_all)   # [N or 2N, *z_shape]
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
@@ -81,8 +84,14 @@ optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight
 ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, aux_ck)
 it = ck['iter'] if ck else 0
 if master:
+    print(compute_line(device, dtype, compile))
     print(f'latent sampler: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, '
-          f'z {list(aux.z_shape)}, {N} latents, batch {batch_size} on {world} x {device}, from iteration {it}')
+          f'z {list(aux.z_shape)}, {len(mu_all)} latents{" (images and mirror images)" if flip else ""}, '
+          f'batch {batch_size} on {world} x {device}, from iteration {it}')
+# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
+scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
+if ck and ck.get('scaler'):
+    scaler.load_state_dict(ck['scaler'])
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
 if world > 1:
     model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
@@ -100,8 +109,8 @@ def get_lr(it):
 
 def checkpoint():
     save_checkpoint({'stage': 'sampler', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'iter': it, 'latent': latent,
-                     'aux_ref': aux_ref(aux_ck)}, ckpt_path)
+                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+                     'iter': it, 'latent': latent, 'aux_ref': aux_ref(aux_ck)}, ckpt_path)
 
 
 @torch.no_grad()
@@ -129,7 +138,7 @@ while it < max_iters:
     g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
     loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
-        idx = torch.randint(N, (micro_batch,), generator=g_cpu).to(device)
+        idx = torch.randint(len(mu_all), (micro_batch,), generator=g_cpu).to(device)
         z = mu_all[idx] + std_all[idx] * torch.randn(mu_all[idx].shape, generator=g_dev, device=device)  # z ~ E(y)
         noise = torch.randn(z.shape, generator=g_dev, device=device)
         t = torch.rand(micro_batch, generator=g_dev, device=device)
@@ -140,19 +149,21 @@ while it < max_iters:
         with ctx:
             v = model(z_t, t).float()
         loss = M.fm_loss(v, z, noise)                                      # Eq. 2
-        (loss / gradient_accumulation_steps).backward()
+        scaler.scale(loss / gradient_accumulation_steps).backward()
         loss_sum += loss.detach()
     loss_mean = loss_sum / gradient_accumulation_steps
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
+    scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite):
-        optimizer.step()
+    if finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite, fp16=scaler.is_enabled()):
+        scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))
             for e, p in zip(ema.parameters(), raw_model.parameters()):
                 e.lerp_(p, 1 - d)
     else:
         skipped += 1
+    scaler.update()
     optimizer.zero_grad(set_to_none=True)
     it += 1
 

@@ -9,7 +9,8 @@ data = 'data/emoji/emoji32.npz'  # uint8 [N, H, W, 3] array from data/prepare.py
 image_size = 0               # expected resolution of the data; 0 = whatever the data holds
 flip = False                 # random horizontal flips (off for emoji: text and digits would mirror)
 device = 'auto'              # 'auto' = cuda if available else cpu; or 'cpu', 'cuda', 'cuda:1', ...
-dtype = 'bfloat16'           # autocast dtype on CUDA ('bfloat16', 'float16', 'float32'); CPU runs float32
+dtype = 'auto'               # compute dtype: 'auto' = bfloat16 on CUDA, float32 on the CPU; 'bfloat16' or 'float16'
+                             # = autocast (on the CPU too); float16 trains with a gradient scaler
 compile = False              # torch.compile the trained network
 seed = 1337
 init_from = 'scratch'        # 'scratch' or 'resume' (from the stage's checkpoint in out_dir)
@@ -38,8 +39,12 @@ aux_d_head = 16
 aux_ff_mult = 3
 aux_kernel = 7               # neighborhood attention kernel of the local levels
 z_channels = 4               # z is [z_channels, H / f, W / f], f = aux_patch * 2^(levels - 1)
-kl_weight = 1e-3             # beta of Eq. 5: lower = sharper prior, rougher latent space
-logvar_min = -9.0            # clamp of the decoder's logvar_x (sigma in [0.011, 4.5])
+kl_weight = 1.0              # beta of Eq. 5, per image: L = VGL + beta * (2 D_z / D_x) * mean KL weighs the KL in
+                             # nats per image against the prior's Gaussian NLL in nats per image, the same at every
+                             # resolution and latent size (D_x pixel, D_z latent elements); beta = 1 is the VAE's
+                             # ELBO. Lower = sharper prior, rougher latent space. On the emoji set the prior was as
+                             # sharp at 1.0 as at 0.024 (README, Training notes), with 172 instead of 312 nats in z
+logvar_min = -9.0            # smooth bound of the decoder's logvar_x (model.soft_clamp; sigma in (0.011, 4.5))
 logvar_max = 3.0
 aux_batch_size = 64
 aux_max_iters = 5000
@@ -87,7 +92,9 @@ mask = ''                    # inpaint/anonymize: PNG, white = regenerate (the i
 box = []                     # inpaint/anonymize: [x0, y0, x1, y1] in model pixels, regenerated
 border = 0.125               # anonymize without mask/box: regenerate all but this fraction at each edge
 variations = 4               # inpaint/anonymize: results per input (different prior noise)
-strength = 0.5               # anonymize: size of the random step in the sampler's noise space
+strength = 0.5               # anonymize: n + strength * r, a random step in the sampler's noise space (the paper)
+rescale_noise = False        # anonymize: divide by sqrt(1 + strength^2), keeping the norm of a N(0, I) sample
+interp = 'linear'            # interpolate, row 2: 'linear' between the two noise vectors (the paper) or 'slerp'
 invert_steps = 32            # latent sampler steps for inversion (t 1 -> 0) and the way back
 
 # --- evaluation, evaluate.py ---------------------------------------------------

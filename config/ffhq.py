@@ -1,4 +1,4 @@
-# FFHQ at 256x256 in pixel space with the paper's RGB sizes (SPEC.md table; appendix of the paper).
+# FFHQ at 256x256 in pixel space with the paper's RGB sizes (its appendix; docs/method.md has the table).
 # Prepare the data once:  python data/prepare.py --src=/path/to/ffhq/images1024x1024 --out=data/ffhq256.npy --size=256
 # Then, on one node with 2 GPUs (nproc_per_node = your GPU count; batch sizes are global):
 #   torchrun --nproc_per_node=2 train_aux.py config/ffhq.py

@@ -1,4 +1,5 @@
 import os
+import runpy
 import subprocess
 import sys
 
@@ -58,3 +59,11 @@ def run(*args, check=True, timeout=300, env=None):
     if check and p.returncode != 0:
         raise AssertionError(f'{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}')
     return p
+
+
+def run_inprocess(monkeypatch, script, *args):
+    """Run a repo script in this process, as `python script args` would, and return its globals: for
+    tests that check what a script computed, not only what it printed."""
+    monkeypatch.setattr(sys, 'argv', [script, *args])
+    monkeypatch.chdir(ROOT)
+    return runpy.run_path(os.path.join(ROOT, script), run_name='__main__')

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 import model as M
-from conftest import TINY, ROOT, run
+from conftest import TINY, ROOT, run, run_inprocess
 from test_model import randomize_zero_init, tiny_flow
 
 
@@ -120,3 +120,24 @@ def test_application_errors(trained, tmp_path):
     assert 'needs --mask' in fails('--mode=inpaint', f'--image={trained}/face.png')
     assert 'box' in fails('--mode=inpaint', f'--image={trained}/face.png', '--box=[0, 0, 40, 4]')
     assert "mode must be" in fails('--mode=edit')
+
+
+@pytest.mark.parametrize('interp', ['linear', 'slerp'])
+def test_interpolation_through_the_sampler_is_linear_by_default(trained, monkeypatch, interp):
+    """Row 2 maps both ends to noise and interpolates there: linearly, as the paper does, or by slerp."""
+    args = [f'--out_dir={trained / "out"}', '--mode=interpolate', '--frames=4', f'--output={trained}/i.png']
+    ns = run_inprocess(monkeypatch, 'sample.py', *args, *([f'--interp={interp}'] if interp != 'linear' else []))
+    na, nb, a = ns['na'], ns['nb'], ns['alphas']
+    path = (1 - a) * na + a * nb if interp == 'linear' else M.slerp(na.expand(4, -1, -1, -1), nb.expand(4, -1, -1, -1), a.flatten())
+    torch.testing.assert_close(ns['z'][4:], ns['from_noise'](path))
+
+
+@pytest.mark.parametrize('rescale', [False, True])
+def test_anonymize_adds_a_random_vector_to_the_noise(trained, monkeypatch, rescale):
+    """The paper: n + s * r (r ~ N(0, I)); --rescale_noise=True divides by sqrt(1 + s^2)."""
+    s = 0.7
+    ns = run_inprocess(monkeypatch, 'sample.py', f'--out_dir={trained / "out"}', '--mode=anonymize', f'--strength={s}',
+                       f'--image={trained}/face.png', '--variations=2', f'--rescale_noise={rescale}', f'--output={trained}/a.png')
+    n, r = ns['n'], ns['r']
+    expected = (n + s * r) / (1 + s ** 2) ** 0.5 if rescale else n + s * r
+    torch.testing.assert_close(ns['z'], ns['from_noise'](expected))

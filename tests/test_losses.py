@@ -32,11 +32,20 @@ def test_kl_by_hand():
     assert M.kl_loss(torch.zeros(5), torch.zeros(5)).item() == 0.0
 
 
-def test_aux_loss_is_vgl_plus_beta_kl():
+def test_kl_weight_means_the_same_at_every_size():
+    """aux_loss = VGL + beta * (2 D_z / D_x) * mean KL, i.e. (2 / D_x) x (per-image Gaussian NLL + beta x per-image
+    KL, in nats) minus a constant: beta weighs nats against nats at any image and latent size."""
     g = torch.Generator().manual_seed(0)
-    y, mu, lv, mz, lz = (torch.randn(2, 3, generator=g) for _ in range(5))
-    total = M.aux_loss(y, mu, lv, mz, lz, 0.25)
-    assert math.isclose(total.item(), (M.vgl_loss(y, mu, lv) + 0.25 * M.kl_loss(mz, lz)).item(), rel_tol=1e-6)
+    beta = 0.3
+    for x_shape, z_shape in [((3, 8, 8), (4, 2, 2)), ((4, 32, 32), (2, 4, 4)), ((3, 16, 16), (8, 1, 1))]:
+        y, mu = torch.randn(5, *x_shape, generator=g, dtype=torch.float64), torch.randn(5, *x_shape, generator=g, dtype=torch.float64)
+        lv = torch.randn(5, *x_shape, generator=g, dtype=torch.float64)
+        mz, lz = torch.randn(5, *z_shape, generator=g, dtype=torch.float64), torch.randn(5, *z_shape, generator=g, dtype=torch.float64)
+        nll = 0.5 * ((y - mu) ** 2 * torch.exp(-lv) + lv + math.log(2 * math.pi)).flatten(1).sum(1).mean()
+        kl = 0.5 * (mz ** 2 + torch.exp(lz) - 1 - lz).flatten(1).sum(1).mean()
+        d_x = math.prod(x_shape)
+        expected = 2 / d_x * (nll + beta * kl) - math.log(2 * math.pi)
+        assert math.isclose(M.aux_loss(y, mu, lv, mz, lz, beta).item(), expected.item(), rel_tol=1e-9)
 
 
 def test_lediflow_loss_by_hand():

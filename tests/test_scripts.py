@@ -1,6 +1,7 @@
 """The real scripts, end to end, on tiny networks: all three stages, sampling, the baseline,
 2-process torchrun (gloo), exact resume, and one-line errors."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, run
+from conftest import ROOT, run, run_inprocess
 
 
 def load(path):
@@ -152,3 +153,42 @@ def test_one_line_errors(tiny_config, tmp_path):
     assert 'not divisible' in fails('train_aux.py', tiny_config, '--aux_patch=3')
     assert 'not divisible by world size' in fails('train_aux.py', tiny_config, '--gradient_accumulation_steps=3')
     assert 'not found' in fails('train_aux.py', tiny_config, '--data=/no/such/file.npy')
+
+
+def test_logged_loss_is_the_mean_over_micro_steps(tiny_config, tmp_path, monkeypatch, capsys):
+    run('train_aux.py', tiny_config)
+    import model
+    seen, real = [], model.lediflow_loss
+    monkeypatch.setattr(model, 'lediflow_loss', lambda *a: seen.append(real(*a).detach()) or real(*a))
+    run_inprocess(monkeypatch, 'train_flow.py', tiny_config, '--gradient_accumulation_steps=2', '--max_iters=1')
+    logged = float(re.search(r'flow iter 1/1: loss ([-\d.]+)', capsys.readouterr().out).group(1))
+    assert len(seen) == 2 and abs(seen[0] - seen[1]) > 1e-3      # two micro-steps, two different losses
+    assert logged == pytest.approx(float(seen[0] + seen[1]) / 2, abs=1e-4)
+
+
+def test_float16_trains_with_a_gradient_scaler(tiny_config, tmp_path):
+    """float16 gradients underflow without loss scaling: --dtype=float16 runs autocast with a GradScaler (CPU
+    autocast here, CUDA on a GPU), whose state is checkpointed and resumed; bfloat16 and float32 need none."""
+    out = tmp_path / 'out'
+    p = run('train_aux.py', tiny_config, '--dtype=float16', '--max_iters=3')
+    assert 'float16' in p.stdout
+    sc = load(out / 'aux.pt')['scaler']
+    assert sc['scale'] == 2.0 ** 16 and sc['_growth_tracker'] == 3     # it scaled the loss of 3 good steps
+    run('train_aux.py', tiny_config, '--dtype=float16', '--max_iters=5', '--init_from=resume')
+    assert load(out / 'aux.pt')['scaler']['_growth_tracker'] == 5       # its state survives a resume
+    run('train_aux.py', tiny_config, '--dtype=bfloat16', f'--out_dir={tmp_path}/bf16')
+    assert load(tmp_path / 'bf16' / 'aux.pt')['scaler'] == {}           # disabled: nothing to keep
+
+
+def test_sampler_sees_the_mirror_images_the_flow_model_saw(tiny_config, tmp_path, monkeypatch):
+    run('train_aux.py', tiny_config)
+    ns = run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--flip=True', '--max_iters=1')
+    N, aux = ns['N'], ns['aux']
+    assert len(ns['mu_all']) == 2 * N
+    y = ns['get_batch'](ns['dataset'], torch.arange(5), 'cpu')
+    with torch.no_grad():
+        torch.testing.assert_close(ns['mu_all'][N:N + 5], aux.encode(y.flip(-1))[0])   # the mirrored images' z
+        torch.testing.assert_close(ns['mu_all'][:5], aux.encode(y)[0])
+    assert not torch.allclose(ns['mu_all'][:5], ns['mu_all'][N:N + 5])
+    ns = run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--flip=False', '--max_iters=1')
+    assert len(ns['mu_all']) == ns['N']
