@@ -122,7 +122,14 @@ def natten_na2d(q, k, v, kernel, scale=None):
     return natten.na2d(q, k, v, (min(kernel, q.shape[1]), min(kernel, q.shape[2])), scale=scale)
 
 
-@lru_cache(maxsize=32)
+def cached(fn):
+    """lru_cache for the pure mask builders below, bypassed while torch.compile traces them (it folds them into
+    its graph, and would warn about a cache it cannot see through)."""
+    fn_cached = lru_cache(maxsize=64)(fn)
+    return lambda *args: fn(*args) if torch.compiler.is_compiling() else fn_cached(*args)
+
+
+@cached
 def neighborhood_mask(h, w, kernel, device):
     """[h*w, h*w] bool: which keys each query sees."""
     def axis(n, k):
@@ -143,7 +150,7 @@ def na2d_masked(q, k, v, kernel, scale=None):
     return o.transpose(1, 2).reshape(B, h, w, nh, d)
 
 
-@lru_cache(maxsize=64)
+@cached
 def tile_plan(n, kernel, tile, device):
     """One axis cut into query tiles. Tile t reads the keys [t * tile - pad_lo, + band) of the axis
     zero-padded by (pad_lo, pad_hi): every window of its queries lies inside (a window starts at most
@@ -533,4 +540,4 @@ def generate(flow, aux=None, sampler=None, n=16, steps=1, solver='midpoint', sam
     if z is None:
         z = solve(sampler, randn(n, *aux.z_shape), sampler_steps, sampler_solver)
     x0, _ = aux.prior(z, randn(n, *aux.x_shape), tau)
-    return solve(lambda x, t: flow(x, t, z), x0, steps, solver)
+    return solve(lambda x, t: flow(x, t, z), x0, steps, solver) if steps else x0   # steps=0: the prior sample

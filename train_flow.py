@@ -27,6 +27,7 @@ from configurator import configure, take
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
+t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
 out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
     cfg, 'out_dir data image_size flip device dtype compile seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
@@ -77,6 +78,7 @@ ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampli
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
 ck = init_state(init_from, ckpt_path, 'flow model', model_args, raw_model, ema, optimizer, aux_ck)
 it = ck['iter'] if ck else 0
+seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
 if master:
     print(compute_line(device, dtype, compile))
     print(f"flow model ({'LeDiFlow, learned prior' if learned else 'FM baseline, gaussian prior'}): "
@@ -104,7 +106,8 @@ def get_lr(it):
 def checkpoint():
     save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
                      'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
-                     'iter': it, 'latent': latent, 'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
+                     'iter': it, 'train_seconds': seconds_before + time.time() - t_launch, 'latent': latent,
+                     'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
 
 
 @torch.no_grad()

@@ -28,6 +28,7 @@ from configurator import configure, take
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
+t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
 out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
     cfg, 'out_dir data image_size flip device dtype compile seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
@@ -83,6 +84,7 @@ ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampli
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
 ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, aux_ck)
 it = ck['iter'] if ck else 0
+seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
 if master:
     print(compute_line(device, dtype, compile))
     print(f'latent sampler: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, '
@@ -110,7 +112,8 @@ def get_lr(it):
 def checkpoint():
     save_checkpoint({'stage': 'sampler', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
                      'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
-                     'iter': it, 'latent': latent, 'aux_ref': aux_ref(aux_ck)}, ckpt_path)
+                     'iter': it, 'train_seconds': seconds_before + time.time() - t_launch, 'latent': latent,
+                     'aux_ref': aux_ref(aux_ck)}, ckpt_path)
 
 
 @torch.no_grad()
