@@ -10,6 +10,7 @@ latent space (paper section 4.2): interpolation, inpainting, anonymization.
     python sample.py                                   # out/emoji (the demo), 1 midpoint step
     python sample.py --steps=4 --solver=heun3 --num_samples=256 --out_dir=out/ffhq --seed=7
     python sample.py --out_dir=out/emoji-fm --steps=16 # the baseline (its flow.pt has prior='gaussian')
+    python sample.py --num_samples=10000 --save_npz=out/emoji/samples.npz   # for external FID tools (arr_0, uint8)
 
 Modes (--mode=...), each writing one PNG (--output, default out_dir/<mode>.png):
     interpolate   two images (--image, --image2) or two random latents (seeds seed, seed+1):
@@ -41,13 +42,15 @@ from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import compute_line, die, load_image, load_run, load_vae, pick_device, pick_dtype, save_grid, vae_decode
+from common import (compute_line, die, load_image, load_run, load_vae, pick_device, pick_dtype, save_grid, to_uint8,
+                    vae_decode)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-out_dir, device, dtype, seed, allow_mismatch, vae, output = take(cfg, 'out_dir device dtype seed allow_mismatch vae output')
+out_dir, device, dtype, seed, allow_mismatch, vae, output, save_npz = take(
+    cfg, 'out_dir device dtype seed allow_mismatch vae output save_npz')
 steps, solver, sampler_steps, sampler_solver, tau = take(cfg, 'steps solver sampler_steps sampler_solver tau')
 num_samples, sample_batch_size, mode, image, image2, frames = take(
     cfg, 'num_samples sample_batch_size mode image image2 frames')
@@ -182,6 +185,9 @@ with torch.no_grad(), ctx:
                                 for i in range(0, len(images), sample_batch_size)])
             print(f"VAE decode ({latent['kind']}, {latent['vae']}): {1000 * (time.perf_counter() - t1) / num_samples:.1f} ms/img")
         save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))))
+        if save_npz:   # the layout external FID tools read: uint8 [N, H, W, 3] under 'arr_0', as the PNG holds them
+            np.savez(save_npz, arr_0=to_uint8(images))
+            print(f'wrote {save_npz} ({len(images)} images, uint8 [N, H, W, C] as arr_0)')
 
     elif mode == 'interpolate':
         if image:

