@@ -117,6 +117,9 @@ def test_plateau_target_is_the_cheapest_setting_indistinguishable_from_the_best(
     reps = obs + rng.normal(0, 0.8 * math.sqrt(2), (400, 5))     # noisy replicates around the observation
     assert E.plateau_target(obs, ms, reps) == 2
     assert E.plateau_target(np.array([100.0, 60.0, 40.0]), ms[:3], np.array([100.0, 60.0, 40.0]) + rng.normal(0, 0.1, (400, 3))) == 2
+    # two equally cheap settings on the plateau (same NFE, another solver): the better one is the target
+    q = np.array([60.0, 41.0, 40.6, 40.0])
+    assert E.plateau_target(q, np.array([4.0, 8.0, 8.0, 16.0]), q + rng.normal(0, 0.8, (400, 4))) == 2
 
 
 def fake_run(label, learned, settings, ms_true, q_true, noise, rng, n_boot, rounds=5):
