@@ -16,7 +16,7 @@ What it does, in order (the flow at the bottom of this file reads the same way):
    no flow step: the method's floor).
 3. times: all settings of all runs are timed interleaved, round after round (speed_repeats rounds after
    a warm-up), so that machine noise hits every setting alike; per run a cost model
-   ms = fixed + a * flow NFE (+ b * sampler NFE) is fitted by least squares to every timed batch and
+   ms = fixed + a * flow NFE (+ b * sampler NFE) is fitted by least squares to the settings' median times and
    its modelled times are used for the speedups (the measured medians are reported next to them).
 4. intervals: eval_bootstrap resamples of the generated images of every setting and of the reference
    images (multinomial counts, the same reference resample for all settings within a replicate) and of
@@ -309,10 +309,11 @@ def design_row(p, learned):
 
 
 def fit_cost_model(points, learned, ms):
-    """Least squares ms = fixed + a * flow NFE (+ b * sampler NFE) over all timed batches.
+    """Least squares ms = fixed + a * flow NFE (+ b * sampler NFE) through the settings' median times (one
+    slow round, a busy moment of the machine, moves a median little and a mean a lot).
     points: settings; ms: per point, its list of timings. -> coefficients."""
-    X = torch.tensor([design_row(p, learned) for p, m in zip(points, ms) for _ in m], dtype=torch.float64)
-    y = torch.tensor([v for m in ms for v in m], dtype=torch.float64)
+    X = torch.tensor([design_row(p, learned) for p in points], dtype=torch.float64)
+    y = torch.tensor([float(np.median(m)) for m in ms], dtype=torch.float64)
     return torch.linalg.lstsq(X, y[:, None]).solution.flatten()
 
 
@@ -738,7 +739,8 @@ def main():
                        solver=p['solver'], steps=p['steps'], nfe=p['nfe'], sampler_solver=p['sampler_solver'],
                        sampler_steps=p['sampler_steps'], sampler_nfe=p['sampler_nfe'], ms_measured=med['total'],
                        ms_model=None if p['kind'] == 'z from data' else model_ms(r['coef'], p, r['learned']),
-                       ms_sampler=med['sampler'], ms_decoder=med['decoder'], ms_flow=med['flow'], ms_vae=med['vae'])
+                       ms_sampler=med['sampler'], ms_decoder=med['decoder'], ms_flow=med['flow'], ms_vae=med['vae'],
+                       ms_rounds=[round(t['total'], 3) for t in p['times']])
             for m in ('fid', 'kid', 'cmmd'):   # cmmd: None without --clip
                 row[m], row[f'{m}_ci'] = (p['est'][m], interval(p['reps'][m], p['est'][m])) if m in metrics else (None, None)
             rows.append(row)

@@ -85,6 +85,10 @@ def test_cost_model_recovers_fixed_and_per_nfe():
     assert per_sampler_nfe == pytest.approx(0.4, abs=0.01)
     fixed, per_nfe = E.fit_cost_model(pts, False, [[0.1 + 1.5 * p['nfe']] * 3 for p in pts]).tolist()
     assert fixed == pytest.approx(0.1) and per_nfe == pytest.approx(1.5)
+    # one slow round (the machine was busy for a moment) does not move the model
+    ms[0][0] += 100.0
+    fixed, per_nfe, _ = E.fit_cost_model(pts, True, ms).tolist()
+    assert fixed == pytest.approx(3.0, abs=0.1) and per_nfe == pytest.approx(2.0, abs=0.02)
 
 
 def test_matching_uses_only_real_ledi_settings():
