@@ -101,11 +101,11 @@ def test_three_stages_sample_and_evaluate_on_latents(latents, tmp_path):
     # quality in image space
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 16, stride=16), torch.nn.Flatten(), torch.nn.Linear(4 * 18 * 18, 8))
     torch.jit.script(net).save(str(tmp_path / 'inc.pt'))
-    run('evaluate.py', cfg, f"--runs=['{out}']", "--eval_solvers=['euler']", '--eval_steps=[1]', '--eval_samples=8',
+    run('evaluate.py', cfg, f"--runs=['{out}']", "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", '--eval_samples=8',
         '--eval_ref_samples=16', f'--eval_dir={tmp_path}/ev', f'--inception={tmp_path}/inc.pt', '--speed_batch=4',
-        '--speed_repeats=1')
+        '--speed_repeats=1', '--eval_bootstrap=5')
     row = json.load(open(tmp_path / 'ev' / 'results.json'))['rows'][0]
-    assert row['method'] == 'LeDiFlow-AutoencoderKL' and row['ms_vae'] > 0 and row['fid'] > 0
+    assert row['method'] == 'LeDiFlow' and row['latent'] and row['ms_vae'] > 0 and row['fid'] > 0
 
 
 def test_autoencoder_tiny_round_trip(tmp_path):
