@@ -23,12 +23,12 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
 
-# The README's headline comparison (about 90 minutes on 2 CPU cores; README, "Headline"): LeDiFlow (aux 800,
+# The README's headline comparison (64 minutes measured on 2 CPU cores; README, "Headline"): LeDiFlow (aux 800,
 # flow 2000, sampler 2000 iterations), the gaussian-prior FM baseline with the same flow network and flow
 # iterations, and the baseline trained on for LeDiFlow's total training wall time (equal compute), then
 # evaluate.py with 95% intervals. Run it on an otherwise idle machine: the equal-compute step and the
-# timings measure wall time. Evaluation: 35 settings x 400 samples; Inception runs at ~7 img/s on 2 CPU
-# cores, so that is ~35 minutes of the total (raise EVAL_SAMPLES on a GPU).
+# timings measure wall time. Evaluation: 35 settings x 400 samples; Inception runs at ~10 img/s on 2 CPU
+# cores, so that is 29 minutes of the total (raise EVAL_SAMPLES on a GPU).
 H = config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=1000
 HEADLINE_ITERS = 2000
 HO = out/headline
