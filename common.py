@@ -244,10 +244,10 @@ def load_weights(net, state, path):
             f"another version of this repo: retrain it, or check out the version that wrote it")
 
 
-def init_state(init_from, path, what, model_args, model, ema, optimizer, aux_ck=None):
-    """'scratch' -> None. 'resume' -> the checkpoint at path, its weights, EMA and optimizer state loaded
-    into model, ema, optimizer; refused if it has another architecture or was trained against
-    another aux checkpoint than aux_ck."""
+def init_state(init_from, path, what, model_args, model, ema, optimizer, scaler, aux_ck=None):
+    """'scratch' -> None. 'resume' -> the checkpoint at path, its weights, EMA, optimizer and gradient-scaler
+    state loaded into model, ema, optimizer, scaler; refused if it has another architecture or was trained
+    against another aux checkpoint than aux_ck."""
     if init_from not in ('scratch', 'resume'):
         die(f"init_from must be 'scratch' or 'resume', got '{init_from}'")
     if init_from == 'scratch':
@@ -260,6 +260,8 @@ def init_state(init_from, path, what, model_args, model, ema, optimizer, aux_ck=
     load_weights(model, ck['model'], path)
     load_weights(ema, ck['ema'], path)
     optimizer.load_state_dict(ck['optimizer'])
+    if ck.get('scaler'):
+        scaler.load_state_dict(ck['scaler'])
     return ck
 
 

@@ -66,17 +66,15 @@ model_args = dict(channels=C, image_size=[H, W], patch=aux_patch, widths=aux_wid
 raw_model = build(M.AuxModel, model_args).to(device)   # on the device before the optimizer sees it
 ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what later stages and sampling use
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, raw_model, ema, optimizer)
+# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
+scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
+ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, raw_model, ema, optimizer, scaler)
 it, run_id = (ck['iter'], ck['run_id']) if ck else (0, uuid.uuid4().hex)
 seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
 if master:
     print(compute_line(device, dtype, compile))
     print(f'aux model: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, z {list(raw_model.z_shape)}, '
           f'data {N} x {H}x{W}x{C}, batch {batch_size} on {world} x {device}, from iteration {it}')
-# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
-scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
-if ck and ck.get('scaler'):
-    scaler.load_state_dict(ck['scaler'])
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
 if world > 1:
     model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients

@@ -83,7 +83,9 @@ model_args = dict(channels=aux.z_shape[0], image_size=list(aux.z_shape[1:]), pat
 raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it
 ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampling uses
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, aux_ck)
+# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
+scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
+ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, scaler, aux_ck)
 it = ck['iter'] if ck else 0
 seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
 if master:
@@ -91,10 +93,6 @@ if master:
     print(f'latent sampler: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, '
           f'z {list(aux.z_shape)}, {len(mu_all)} latents{" (images and mirror images)" if flip else ""}, '
           f'batch {batch_size} on {world} x {device}, from iteration {it}')
-# float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
-scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
-if ck and ck.get('scaler'):
-    scaler.load_state_dict(ck['scaler'])
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
 if world > 1:
     model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
