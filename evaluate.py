@@ -227,8 +227,7 @@ def make_generator(run, p, tau, data_images=None):
         def from_data(n, g, offset=[0]):
             y = data_images[offset[0]:offset[0] + n].to(run['device'])
             offset[0] = (offset[0] + n) % len(data_images)
-            mu_z, logvar_z = aux.encode(y)
-            z = mu_z + torch.exp(0.5 * logvar_z) * torch.randn(mu_z.shape, generator=g).to(mu_z.device)
+            z, _, _ = aux.posterior(y, torch.randn(n, *aux.z_shape, generator=g).to(y.device))
             return M.generate(flow, aux, n=n, steps=p['steps'], solver=p['solver'], tau=tau, z=z, generator=g)
         return from_data
     return lambda n, g: M.generate(flow, aux, sampler, n=n, steps=p['steps'], solver=p['solver'],
@@ -266,8 +265,7 @@ def time_batch(run, p, n, tau, ctx, data_images=None):
         if aux is None:   # the baseline: no sampler, and its prior sample (below) is N(0, I)
             z = None
         elif p['kind'] == 'z from data':
-            mu_z, logvar_z = aux.encode(data_images[:n].to(dev))
-            z = mu_z + torch.exp(0.5 * logvar_z) * torch.randn_like(mu_z)
+            z, _, _ = aux.posterior(data_images[:n].to(dev), torch.randn(n, *aux.z_shape, device=dev))
         else:
             z = M.solve(sampler, torch.randn(n, *aux.z_shape, device=dev), p['sampler_steps'], p['sampler_solver'])
         sync(dev)

@@ -377,10 +377,15 @@ class AuxModel(nn.Module):
         sigma = torch.exp(0.5 * logvar_x.float())
         return mu_x.float() + tau * sigma * eps, sigma
 
-    def forward(self, y, eps):
-        """Reconstruct y through a sampled z (reparameterisation, eps ~ N(0, I) like mu_z)."""
+    def posterior(self, y, eps):
+        """A sample of the encoder's posterior q(z | y) (reparameterisation, eps ~ N(0, I) of z's shape):
+        -> z = mu_z + exp(logvar_z / 2) * eps, mu_z, logvar_z."""
         mu_z, logvar_z = self.encode(y)
-        z = mu_z + torch.exp(0.5 * logvar_z) * eps
+        return mu_z.float() + torch.exp(0.5 * logvar_z.float()) * eps, mu_z, logvar_z
+
+    def forward(self, y, eps):
+        """Reconstruct y through a sampled z."""
+        z, mu_z, logvar_z = self.posterior(y, eps)
         mu_x, logvar_x = self.decode(z)
         return mu_x, logvar_x, mu_z, logvar_z
 

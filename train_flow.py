@@ -115,8 +115,7 @@ def draw_prior(y, g):
     if not learned:
         return torch.randn(y.shape, generator=g, device=device), None, None
     with ctx:
-        mu_z, logvar_z = aux.encode(y)
-        z = mu_z.float() + torch.exp(0.5 * logvar_z.float()) * torch.randn(mu_z.shape, generator=g, device=device)
+        z, _, _ = aux.posterior(y, torch.randn(len(y), *aux.z_shape, generator=g, device=device))
         x0, sigma = aux.prior(z, torch.randn(y.shape, generator=g, device=device), tau)
     return x0, sigma, z
 
