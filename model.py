@@ -479,6 +479,13 @@ def fm_loss(v, y, x0):
     return ((v - (y - x0)) ** 2).mean()
 
 
+def sample_t(n, dist, generator, device):
+    """Training times t in (0, 1): 'uniform', or 'logit_normal' (logit(t) ~ N(0, 1), more samples mid-way)."""
+    if dist == 'logit_normal':
+        return torch.sigmoid(torch.randn(n, generator=generator, device=device))
+    return torch.rand(n, generator=generator, device=device)
+
+
 def inpaint_velocity(v, y, x0, mask):
     """Eq. 7: v' = m * F(x, t, z) + (1 - m) * (y - x0); m = 1 where pixels are generated."""
     return mask * v + (1 - mask) * (y - x0)

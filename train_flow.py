@@ -148,10 +148,7 @@ while it < max_iters:
     for micro_step in range(gradient_accumulation_steps):
         y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
         x0, sigma, z = draw_prior(y, g_dev)
-        if t_dist == 'logit_normal':   # logit(t) ~ N(0, 1): more samples mid-way
-            t = torch.sigmoid(torch.randn(micro_batch, generator=g_dev, device=device))
-        else:
-            t = torch.rand(micro_batch, generator=g_dev, device=device)
+        t = M.sample_t(micro_batch, t_dist, g_dev, device)              # uniform or logit-normal
         tb = t.view(-1, 1, 1, 1)
         x_t = (1 - tb) * x0 + tb * y                                     # the straight path from x0 to y
         if world > 1:   # DDP all-reduces the gradients in backward(): only needed on the last micro-step

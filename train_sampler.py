@@ -38,10 +38,14 @@ lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, s
 log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
 sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping_width, sampler_mapping_depth = take(
     cfg, 'sampler_widths sampler_depths sampler_d_head sampler_ff_mult sampler_mapping_width sampler_mapping_depth')
-sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver = take(
-    cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver')
+sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
+    cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver sampler_target sampler_t_dist')
 batch_size = batch_size or sampler_batch_size
 max_iters = max_iters or sampler_max_iters
+if sampler_target not in ('sample', 'mean'):
+    die(f"sampler_target must be 'sample' or 'mean', got '{sampler_target}'")
+if sampler_t_dist not in ('uniform', 'logit_normal'):
+    die(f"sampler_t_dist must be 'uniform' or 'logit_normal', got '{sampler_t_dist}'")
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, precision, the training targets
@@ -141,9 +145,10 @@ while it < max_iters:
     loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
         idx = torch.randint(len(mu_all), (micro_batch,), generator=g_cpu).to(device)
-        z = mu_all[idx] + std_all[idx] * torch.randn(mu_all[idx].shape, generator=g_dev, device=device)  # z ~ E(y)
+        eps = torch.randn(mu_all[idx].shape, generator=g_dev, device=device)
+        z = mu_all[idx] + std_all[idx] * eps if sampler_target == 'sample' else mu_all[idx]   # z ~ E(y), or its mean
         noise = torch.randn(z.shape, generator=g_dev, device=device)
-        t = torch.rand(micro_batch, generator=g_dev, device=device)
+        t = M.sample_t(micro_batch, sampler_t_dist, g_dev, device)      # uniform or logit-normal
         tb = t.view(-1, 1, 1, 1)
         z_t = (1 - tb) * noise + tb * z                                  # the straight path from noise to z
         if world > 1:   # DDP all-reduces the gradients in backward(): only needed on the last micro-step

@@ -74,6 +74,9 @@ sampler_mapping_width = 256
 sampler_mapping_depth = 2
 sampler_batch_size = 256
 sampler_max_iters = 5000
+sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z = mu_z + sigma_z eps, drawn fresh
+                             # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z
+sampler_t_dist = 'uniform'   # the sampler's training t: 'uniform' or 'logit_normal', as t_dist for the flow
 
 # --- generation, sample.py (and the grids written during training) ------------
 steps = 1                    # flow ODE steps
