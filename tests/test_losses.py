@@ -66,3 +66,14 @@ def test_inpaint_velocity():
     v, y, x0 = torch.full((4,), 7.0), torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.zeros(4)
     m = torch.tensor([1.0, 0.0, 1.0, 0.0])
     assert M.inpaint_velocity(v, y, x0, m).tolist() == [7.0, 2.0, 7.0, 4.0]
+
+
+def test_sample_t_distributions():
+    g = torch.Generator().manual_seed(0)
+    u, ln = M.sample_t(20000, 'uniform', g, 'cpu'), M.sample_t(20000, 'logit_normal', g, 'cpu')
+    for t in (u, ln):
+        assert t.min() > 0 and t.max() < 1
+    mid = lambda t: ((t > 0.25) & (t < 0.75)).float().mean().item()
+    assert abs(mid(u) - 0.5) < 0.02
+    assert abs(mid(ln) - 0.7267) < 0.02          # P(|N(0, 1)| < logit(0.75) = 1.0986): more t mid-way
+    torch.testing.assert_close(torch.logit(ln).std(), torch.tensor(1.0), atol=0.03, rtol=0)

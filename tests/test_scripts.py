@@ -153,6 +153,8 @@ def test_one_line_errors(tiny_config, tmp_path):
     assert 'not divisible' in fails('train_aux.py', tiny_config, '--aux_patch=3')
     assert 'not divisible by world size' in fails('train_aux.py', tiny_config, '--gradient_accumulation_steps=3')
     assert 'not found' in fails('train_aux.py', tiny_config, '--data=/no/such/file.npy')
+    assert "sampler_target must be 'sample' or 'mean'" in fails('train_sampler.py', tiny_config, '--sampler_target=median')
+    assert 'sampler_t_dist must be' in fails('train_sampler.py', tiny_config, '--sampler_t_dist=normal')
 
 
 def test_logged_loss_is_the_mean_over_micro_steps(tiny_config, tmp_path, monkeypatch, capsys):
@@ -192,3 +194,40 @@ def test_sampler_sees_the_mirror_images_the_flow_model_saw(tiny_config, tmp_path
     assert not torch.allclose(ns['mu_all'][:5], ns['mu_all'][N:N + 5])
     ns = run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--flip=False', '--max_iters=1')
     assert len(ns['mu_all']) == ns['N']
+
+
+def test_sampler_target_and_t_dist(tiny_config, tmp_path, monkeypatch):
+    """--sampler_target=mean trains on the posterior means mu_z, the default on fresh posterior samples;
+    --sampler_t_dist=logit_normal draws the sampler's t from a logit-normal."""
+    run('train_aux.py', tiny_config)
+    import model
+    seen, real_loss, real_t = [], model.fm_loss, model.sample_t
+    monkeypatch.setattr(model, 'fm_loss', lambda v, z, n: seen.append(z.detach().clone()) or real_loss(v, z, n))
+    monkeypatch.setattr(model, 'sample_t', lambda n, dist, *a: seen.append(dist) or real_t(n, dist, *a))
+
+    def targets(*args):
+        seen.clear()
+        ns = run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--max_iters=2', *args)
+        zs = [s for s in seen if not isinstance(s, str)]
+        dists = {s for s in seen if isinstance(s, str)}
+        # for every target row, its distance to the nearest posterior mean
+        d = torch.cdist(torch.cat(zs).flatten(1), ns['mu_all'].flatten(1),
+                        compute_mode='donot_use_mm_for_euclid_dist').min(1).values
+        return d, dists
+    d, dists = targets()
+    assert d.min() > 1e-3 and dists == {'uniform'}                     # posterior samples: never a mean
+    d, dists = targets('--sampler_target=mean', '--sampler_t_dist=logit_normal')
+    assert d.max() < 1e-6 and dists == {'logit_normal'}                # exactly the posterior means
+
+
+def test_latent_fd_benchmark(tiny_config, tmp_path):
+    """benchmarks/latent_fd.py: the floor is its own unit, an untrained sampler is far from the data."""
+    out = tmp_path / 'out'
+    run('train_aux.py', tiny_config)
+    run('train_sampler.py', tiny_config, '--max_iters=1')
+    p = run('benchmarks/latent_fd.py', str(out), '--settings', 'euler:1', '--repeats', '1')
+    rows = {r[1].strip(): (float(r[2].split('+-')[0]), float(r[3])) for r in
+            (line.split('|')[1:-1] for line in p.stdout.splitlines() if line.startswith(f'| {out}'))}
+    assert set(rows) == {'floor', 'euler x1'} and rows['floor'][1] == 1.0 and rows['floor'][0] > 0
+    assert rows['euler x1'][1] > 5                                     # 1 iteration of training: nowhere near
+    assert 'solver:steps' in run('benchmarks/latent_fd.py', str(out), '--settings', 'rk9:1', check=False).stderr
