@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 import model as M
 from common import (aux_ref, build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die,
-                    finite_or_die, get_batch, init_distributed, init_state, load_aux, load_data, pick_dtype, pixel_view,
-                    save_checkpoint, save_grid)
+                    finite_or_die, get_batch, init_distributed, init_state, load_aux, load_data, load_stage, pick_dtype,
+                    pixel_view, save_checkpoint, save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -40,6 +40,8 @@ sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping
     cfg, 'sampler_widths sampler_depths sampler_d_head sampler_ff_mult sampler_mapping_width sampler_mapping_depth')
 sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
     cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver sampler_target sampler_t_dist')
+sampler_reflow_from, sampler_reflow_pairs, sampler_reflow_steps = take(
+    cfg, 'sampler_reflow_from sampler_reflow_pairs sampler_reflow_steps')
 batch_size = batch_size or sampler_batch_size
 max_iters = max_iters or sampler_max_iters
 if sampler_target not in ('sample', 'mean'):
@@ -77,6 +79,21 @@ with torch.no_grad():
             std_all.append(torch.exp(0.5 * logvar_z.float()))
 mu_all, std_all = torch.cat(mu_all), torch.cat(std_all)   # [N or 2N, *z_shape]
 
+# reflow: the teacher's coupling replaces the independent one. Pairs (n, z) with z = solve(teacher, n): a
+# flow trained on them has (nearly) straight paths, as each n has one z; drawn once, on every rank alike
+teacher = None
+if sampler_reflow_from:
+    if os.path.abspath(sampler_reflow_from) == os.path.abspath(ckpt_path):
+        die(f'reflow: the teacher must not be {ckpt_path}, which this run overwrites; copy it first, e.g. to '
+            f'{out_dir}/sampler_teacher.pt, and pass --sampler_reflow_from={out_dir}/sampler_teacher.pt')
+    teacher, teacher_ck = load_stage(os.path.dirname(sampler_reflow_from) or '.', os.path.basename(sampler_reflow_from),
+                                     'reflow teacher (a trained latent sampler)', device, aux_ck)
+    g = torch.Generator().manual_seed(seed + 1)
+    n_all = torch.randn((sampler_reflow_pairs, *aux.z_shape), generator=g).to(device)
+    with torch.no_grad(), ctx:
+        z_all = torch.cat([M.solve(teacher, n_all[i:i + 1024], sampler_reflow_steps, 'midpoint').float()
+                           for i in tqdm(range(0, len(n_all), 1024), desc='reflow pairs', disable=not master)])
+
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
 if len(sampler_widths) != 1:
@@ -90,13 +107,21 @@ optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight
 # float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
 scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
 ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, scaler, aux_ck)
+if teacher is not None and ck is None:   # reflow starts from the teacher's weights
+    if teacher_ck['model_args'] != model_args:
+        die(f"reflow: the teacher {sampler_reflow_from} has model args {teacher_ck['model_args']}, the config gives {model_args}")
+    raw_model.load_state_dict(teacher.state_dict())
+    ema.load_state_dict(teacher.state_dict())
 it = ck['iter'] if ck else 0
 seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
+if teacher is not None and ck is None:   # a reflowed sampler's training time includes its teacher's
+    seconds_before = teacher_ck.get('train_seconds', 0.0)
 if master:
     print(compute_line(device, dtype, compile))
+    what = (f'reflow of {sampler_reflow_from}: {len(n_all)} pairs ({sampler_reflow_steps} midpoint steps)'
+            if teacher is not None else f'{len(mu_all)} latents' + (' (images and mirror images)' if flip else ''))
     print(f'latent sampler: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, '
-          f'z {list(aux.z_shape)}, {len(mu_all)} latents{" (images and mirror images)" if flip else ""}, '
-          f'batch {batch_size} on {world} x {device}, from iteration {it}')
+          f'z {list(aux.z_shape)}, {what}, batch {batch_size} on {world} x {device}, from iteration {it}')
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
 if world > 1:
     model = DDP(model, device_ids=[device] if device.startswith('cuda') else None)   # all-reduces the gradients
@@ -144,10 +169,14 @@ while it < max_iters:
     g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
     loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
-        idx = torch.randint(len(mu_all), (micro_batch,), generator=g_cpu).to(device)
-        eps = torch.randn(mu_all[idx].shape, generator=g_dev, device=device)
-        z = mu_all[idx] + std_all[idx] * eps if sampler_target == 'sample' else mu_all[idx]   # z ~ E(y), or its mean
-        noise = torch.randn(z.shape, generator=g_dev, device=device)
+        if teacher is None:
+            idx = torch.randint(len(mu_all), (micro_batch,), generator=g_cpu).to(device)
+            eps = torch.randn(mu_all[idx].shape, generator=g_dev, device=device)
+            z = mu_all[idx] + std_all[idx] * eps if sampler_target == 'sample' else mu_all[idx]   # z ~ E(y), or its mean
+            noise = torch.randn(z.shape, generator=g_dev, device=device)
+        else:   # reflow: a pair of the teacher's
+            idx = torch.randint(len(n_all), (micro_batch,), generator=g_cpu).to(device)
+            noise, z = n_all[idx], z_all[idx]
         t = M.sample_t(micro_batch, sampler_t_dist, g_dev, device)      # uniform or logit-normal
         tb = t.view(-1, 1, 1, 1)
         z_t = (1 - tb) * noise + tb * z                                  # the straight path from noise to z

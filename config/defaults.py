@@ -77,6 +77,12 @@ sampler_max_iters = 5000
 sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z = mu_z + sigma_z eps, drawn fresh
                              # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z
 sampler_t_dist = 'uniform'   # the sampler's training t: 'uniform' or 'logit_normal', as t_dist for the flow
+sampler_reflow_from = ''     # reflow (rectified flow's second round; not in the paper): the path of a trained
+                             # sampler checkpoint, the teacher. Trains on its pairs (n, z = its ODE solution from n)
+                             # instead of (independent noise, encoder z), starting from its weights: the paths become
+                             # straight, so 1-2 steps give the z the teacher needs many for (README, What moves the speedup)
+sampler_reflow_pairs = 32768  # reflow: pairs drawn once at start-up (the same on every rank)
+sampler_reflow_steps = 16    # reflow: midpoint steps of the teacher's solve
 
 # --- generation, sample.py (and the grids written during training) ------------
 steps = 1                    # flow ODE steps

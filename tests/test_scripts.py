@@ -231,3 +231,31 @@ def test_latent_fd_benchmark(tiny_config, tmp_path):
     assert set(rows) == {'floor', 'euler x1'} and rows['floor'][1] == 1.0 and rows['floor'][0] > 0
     assert rows['euler x1'][1] > 5                                     # 1 iteration of training: nowhere near
     assert 'solver:steps' in run('benchmarks/latent_fd.py', str(out), '--settings', 'rk9:1', check=False).stderr
+
+
+def test_sampler_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeypatch):
+    """--sampler_reflow_from: pairs (n, z = the teacher's ODE solution from n), the student starts from the
+    teacher's weights, its training time includes the teacher's; the teacher may not be the file it writes."""
+    out = tmp_path / 'out'
+    run('train_aux.py', tiny_config)
+    run('train_sampler.py', tiny_config, '--max_iters=5')
+    shutil.copy(out / 'sampler.pt', out / 'teacher.pt')
+    import model
+    seen, real_loss = [], model.fm_loss
+    monkeypatch.setattr(model, 'fm_loss', lambda v, z, n: seen.append((z.detach().clone(), n.clone())) or real_loss(v, z, n))
+    ns = run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--max_iters=1', f'--sampler_reflow_from={out}/teacher.pt',
+                       '--sampler_reflow_pairs=300', '--sampler_reflow_steps=4', '--lr=0')   # lr 0: the weights stay put
+    teacher = ns['teacher']
+    assert ns['n_all'].shape == (300, 4, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(ns['z_all'][:7], model.solve(teacher, ns['n_all'][:7], 4, 'midpoint'))
+    (z, n), = seen
+    match = torch.cdist(n.flatten(1), ns['n_all'].flatten(1), compute_mode='donot_use_mm_for_euclid_dist').argmin(1)
+    torch.testing.assert_close(n, ns['n_all'][match])          # every noise is a teacher's pair's noise ...
+    torch.testing.assert_close(z, ns['z_all'][match])          # ... and its target that pair's z
+    student, teach = load(out / 'sampler.pt'), load(out / 'teacher.pt')
+    assert student['iter'] == 1 and student['train_seconds'] > teach['train_seconds']
+    for k, w in teach['ema'].items():                          # it starts from the teacher's weights, not from scratch
+        assert torch.equal(student['model'][k], w), k
+    p = run('train_sampler.py', tiny_config, f'--sampler_reflow_from={out}/sampler.pt', check=False)
+    assert p.returncode == 1 and 'copy it first' in p.stderr
