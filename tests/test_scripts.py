@@ -107,7 +107,9 @@ common.check_ranks_in_sync(raw, master)                         # the collective
 during = threads()
 del model
 common.destroy_distributed()
-print(f'rank {{rank}}: threads {{before}} before, {{during}} with the group, {{threads()}} after', flush=True)
+# one file per rank: two ranks printing to one shared pipe can interleave their lines
+with open(os.path.join({out!r}, f'rank{{rank}}.txt'), 'w') as f:
+    f.write(f'threads {{before}} before, {{during}} with the group, {{threads()}} after')
 """
 
 
@@ -116,10 +118,10 @@ def test_destroy_distributed_joins_gloo_threads(tmp_path):
     process group stayed referenced), and one that was late releasing the last collective's tensors
     asked for the GIL during interpreter shutdown. destroy_distributed() must end those threads."""
     script = tmp_path / 'gloo_threads.py'
-    script.write_text(GLOO_THREADS.format(root=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(script))
-    lines = [l for l in p.stdout.splitlines() if l.startswith('rank ')]
-    assert len(lines) == 2, p.stdout
+    script.write_text(GLOO_THREADS.format(root=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                          out=str(tmp_path)))
+    run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', str(script))
+    lines = [(tmp_path / f'rank{r}.txt').read_text() for r in (0, 1)]
     for l in lines:
         before, during, after = (int(w) for w in l.replace(',', '').split() if w.isdigit())
         assert during > before, l        # the group has threads of its own ...
