@@ -78,9 +78,9 @@ sampler_batch_size = 256
 sampler_max_iters = 5000
 sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z = mu_z + sigma_z eps, drawn fresh
                              # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z
-sampler_t_dist = 'logit_normal'  # the sampler's training t: 'uniform' (the paper) or 'logit_normal', as t_dist for
-                             # the flow. On the emoji set logit-normal gave a better sampler at the same 2,000
-                             # iterations (README, What moves the speedup); the paper-size configs keep 'uniform'
+sampler_t_dist = 'uniform'   # the sampler's training t: 'uniform' (the paper) or 'logit_normal', as t_dist for the
+                             # flow. On the emoji set logit-normal gave latents closer to the data's (benchmarks/
+                             # latent_fd.py) but the same image FID/KID at 2,000 iterations (README, What moves the speedup)
 sampler_reflow_from = ''     # reflow (rectified flow's second round; not in the paper): the path of a trained
                              # sampler checkpoint, the teacher. Trains on its pairs (n, z = its ODE solution from n)
                              # instead of (independent noise, encoder z), starting from its weights: the paths become

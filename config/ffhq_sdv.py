@@ -53,4 +53,3 @@ sampler_mapping_depth = 2
 sampler_batch_size = 256
 sampler_max_iters = 100000
 sampler_steps = 4            # at sampling: the paper's 4 midpoint steps (not measured at this scale here)
-sampler_t_dist = 'uniform'   # the paper's training t (the default, logit-normal, was measured on the emoji set only)

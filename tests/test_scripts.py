@@ -200,7 +200,7 @@ def test_sampler_sees_the_mirror_images_the_flow_model_saw(tiny_config, tmp_path
 
 def test_sampler_target_and_t_dist(tiny_config, tmp_path, monkeypatch):
     """--sampler_target=mean trains on the posterior means mu_z, the default on fresh posterior samples;
-    the sampler's t is logit-normal by default and uniform with --sampler_t_dist=uniform."""
+    --sampler_t_dist=logit_normal draws the sampler's t from a logit-normal."""
     run('train_aux.py', tiny_config)
     import model
     seen, real_loss, real_t = [], model.fm_loss, model.sample_t
@@ -217,9 +217,9 @@ def test_sampler_target_and_t_dist(tiny_config, tmp_path, monkeypatch):
                         compute_mode='donot_use_mm_for_euclid_dist').min(1).values
         return d, dists
     d, dists = targets()
-    assert d.min() > 1e-3 and dists == {'logit_normal'}                # posterior samples: never a mean
-    d, dists = targets('--sampler_target=mean', '--sampler_t_dist=uniform')
-    assert d.max() < 1e-6 and dists == {'uniform'}                     # exactly the posterior means
+    assert d.min() > 1e-3 and dists == {'uniform'}                     # posterior samples: never a mean
+    d, dists = targets('--sampler_target=mean', '--sampler_t_dist=logit_normal')
+    assert d.max() < 1e-6 and dists == {'logit_normal'}                # exactly the posterior means
 
 
 def test_latent_fd_benchmark(tiny_config, tmp_path):
