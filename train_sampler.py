@@ -36,8 +36,9 @@ batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_i
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
 log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
-sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping_width, sampler_mapping_depth = take(
-    cfg, 'sampler_widths sampler_depths sampler_d_head sampler_ff_mult sampler_mapping_width sampler_mapping_depth')
+sampler_patch, sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult = take(
+    cfg, 'sampler_patch sampler_widths sampler_depths sampler_d_head sampler_ff_mult')
+sampler_mapping_width, sampler_mapping_depth = take(cfg, 'sampler_mapping_width sampler_mapping_depth')
 sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
     cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver sampler_target sampler_t_dist')
 sampler_reflow_from, sampler_reflow_pairs, sampler_reflow_steps = take(
@@ -98,7 +99,9 @@ if sampler_reflow_from:
 # model, optimizer, resume
 if len(sampler_widths) != 1:
     die(f'the latent sampler has one level of global attention: sampler_widths must have one entry, got {sampler_widths}')
-model_args = dict(channels=aux.z_shape[0], image_size=list(aux.z_shape[1:]), patch=1, widths=sampler_widths,
+if any(s % sampler_patch for s in aux.z_shape[1:]):
+    die(f'sampler_patch={sampler_patch} does not divide the z grid {list(aux.z_shape[1:])}')
+model_args = dict(channels=aux.z_shape[0], image_size=list(aux.z_shape[1:]), patch=sampler_patch, widths=sampler_widths,
                   depths=sampler_depths, d_head=sampler_d_head, ff_mult=sampler_ff_mult, kernel=None,
                   mapping_width=sampler_mapping_width, mapping_depth=sampler_mapping_depth, z_shape=None)
 raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it

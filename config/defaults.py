@@ -70,6 +70,8 @@ flow_batch_size = 64
 flow_max_iters = 10000
 
 # --- stage 3: latent sampler, train_sampler.py --------------------------------
+sampler_patch = 1            # z pixels per sampler token side. The paper: 1 (one token per z position). 2 on a 4 x 4
+                             # z grid: 4 tokens of 2 x 2 x z_channels, a ~4x cheaper sampler to train and to run
 sampler_widths = [256]       # one level of global attention on the z grid
 sampler_depths = [4]
 sampler_d_head = 64

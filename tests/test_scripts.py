@@ -198,6 +198,23 @@ def test_sampler_sees_the_mirror_images_the_flow_model_saw(tiny_config, tmp_path
     assert len(ns['mu_all']) == ns['N']
 
 
+def test_sampler_patch(tiny_config, tmp_path):
+    """--sampler_patch=2 groups 2 x 2 z positions into a token (4 tokens on the 4 x 4 grid); the checkpoint
+    remembers it, sample.py rebuilds the same sampler from it; a patch that does not divide the grid is refused."""
+    out = tmp_path / 'out'
+    run('train_aux.py', tiny_config)
+    run('train_flow.py', tiny_config)
+    run('train_sampler.py', tiny_config, '--sampler_patch=2')
+    ck = load(out / 'sampler.pt')
+    assert ck['model_args']['patch'] == 2
+    assert ck['model']['patch_in.proj.weight'].shape[1] == 2 * 2 * 4      # a token holds 2 x 2 x z_channels
+    run('sample.py', tiny_config, '--num_samples=2')
+    p = run('train_sampler.py', tiny_config, '--sampler_patch=3', check=False)
+    assert p.returncode == 1 and 'Traceback' not in p.stderr, p.stderr
+    assert 'sampler_patch=3 does not divide the z grid [4, 4]' in p.stderr
+    assert load(out / 'sampler.pt')['model_args']['patch'] == 2          # the refused run wrote nothing
+
+
 def test_sampler_target_and_t_dist(tiny_config, tmp_path, monkeypatch):
     """--sampler_target=mean trains on the posterior means mu_z, the default on fresh posterior samples;
     --sampler_t_dist=logit_normal draws the sampler's t from a logit-normal."""
