@@ -70,8 +70,9 @@ flow_batch_size = 64
 flow_max_iters = 10000
 
 # --- stage 3: latent sampler, train_sampler.py --------------------------------
-sampler_patch = 1            # z pixels per sampler token side. The paper: 1 (one token per z position). 2 on a 4 x 4
-                             # z grid: 4 tokens of 2 x 2 x z_channels, a ~4x cheaper sampler to train and to run
+sampler_patch = 1            # z positions per sampler token side. The paper: 1 (one token per z position). On a
+                             # small z grid a larger patch is a cheaper sampler to train and run: config/emoji.py
+                             # makes its 4 x 4 grid one token (patch 4), README, What moves the speedup
 sampler_widths = [256]       # one level of global attention on the z grid
 sampler_depths = [4]
 sampler_d_head = 64
@@ -83,8 +84,9 @@ sampler_max_iters = 5000
 sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z = mu_z + sigma_z eps, drawn fresh
                              # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z
 sampler_t_dist = 'uniform'   # the sampler's training t: 'uniform' (the paper) or 'logit_normal', as t_dist for the
-                             # flow. On the emoji set logit-normal gave latents closer to the data's (benchmarks/
-                             # latent_fd.py) but the same image FID/KID at 2,000 iterations (README, What moves the speedup)
+                             # flow. On the emoji set logit-normal gave the same image FID/KID at 2,000 iterations of
+                             # the paper's sampler, better ones for longer or cheaper samplers: config/emoji.py uses
+                             # it (README, What moves the speedup)
 sampler_reflow_from = ''     # reflow (rectified flow's second round; not in the paper): the path of a trained
                              # sampler checkpoint, the teacher. Trains on its pairs (n, z = its ODE solution from n)
                              # instead of (independent noise, encoder z), starting from its weights: the paths become

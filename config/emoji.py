@@ -29,10 +29,17 @@ flow_mapping_depth = 1
 flow_batch_size = 64
 flow_max_iters = 800
 
-sampler_widths = [128]
+# The latent sampler. z is only 4 x 4 x 4 = 64 numbers here, so one token holds all of it (patch 4): attention over
+# a single token is trivial and the network is in effect a residual MLP with AdaRMSNorm, ~2x cheaper per latent
+# than one token per z position (the paper's), which buys twice the iterations in the same time; with a
+# logit-normal t. At the headline's sampler budget (~3 min) this gave FID 150.6 instead of 171.1 at 1 midpoint
+# flow step (README, "What moves the speedup"). Paper-scale configs keep the paper's sampler.
+sampler_patch = 4
+sampler_widths = [256]
 sampler_depths = [4]
-sampler_d_head = 32
-sampler_mapping_width = 128
+sampler_d_head = 64
+sampler_mapping_width = 256
 sampler_mapping_depth = 1
 sampler_batch_size = 128
-sampler_max_iters = 1000
+sampler_max_iters = 2000
+sampler_t_dist = 'logit_normal'
