@@ -98,9 +98,10 @@ sampler_reflow_steps = 16    # reflow: midpoint steps of the teacher's solve
 steps = 1                    # flow ODE steps
 solver = 'midpoint'          # euler, midpoint, heun2, heun3, rk4
 sampler_steps = 2            # latent sampler ODE steps. The paper: 4 midpoint steps (config/ffhq.py and the
-                             # paper-size configs keep 4). On the emoji headline run 2 were as good as 4 at 18% less
-                             # time at 1 flow step (FID 171.1 vs 171.0, KID x1e3 90.6 vs 90.5, 400 samples), 1 was
-                             # clearly worse (188.1): README, "What moves the speedup"
+                             # paper-size configs keep 4). With the paper's sampler on the emoji set 2 were as good
+                             # as 4 at 18% less time at 1 flow step (FID 171.1 vs 171.0, KID x1e3 90.6 vs 90.5, 400
+                             # samples), 1 was clearly worse (188.1; with the one-token sampler 174.9 vs 150.6 for 2):
+                             # README, "What moves the speedup"
 sampler_solver = 'midpoint'
 num_samples = 64
 sample_batch_size = 256
