@@ -490,9 +490,9 @@ def time_random_networks(cfg, device, ctx, ledi_flow, sampler_settings):
                      kernel=cfg['flow_kernel'], mapping_width=cfg['flow_mapping_width'],
                      mapping_depth=cfg['flow_mapping_depth'])
     nets = dict(ledi=M.HDiT(**flow_args, z_shape=aux.z_shape), fm=M.HDiT(**flow_args))
-    nets['sampler'] = M.HDiT(channels=cfg['z_channels'], image_size=aux.z_shape[1:], patch=cfg['sampler_patch'], widths=cfg['sampler_widths'],
-                             depths=cfg['sampler_depths'], d_head=cfg['sampler_d_head'], ff_mult=cfg['sampler_ff_mult'],
-                             kernel=None, mapping_width=cfg['sampler_mapping_width'],
+    nets['sampler'] = M.HDiT(channels=cfg['z_channels'], image_size=aux.z_shape[1:], patch=cfg['sampler_patch'],
+                             widths=cfg['sampler_widths'], depths=cfg['sampler_depths'], d_head=cfg['sampler_d_head'],
+                             ff_mult=cfg['sampler_ff_mult'], kernel=None, mapping_width=cfg['sampler_mapping_width'],
                              mapping_depth=cfg['sampler_mapping_depth'])
     nets = {k: v.to(device).eval() for k, v in nets.items()}
     rows = []
