@@ -97,7 +97,40 @@ def build(cls, model_args):
         die(str(e))
 
 
-def finite_or_die(loss, grad_norm, stage, it, skip_nonfinite, fp16=False):
+# -----------------------------------------------------------------------------
+# the networks' arguments, from the config: one home for the training scripts and benchmarks/speed.py
+# (they are stored in every checkpoint as 'model_args' and rebuild the network from it)
+
+def aux_model_args(cfg, channels, image_size):
+    """AuxModel (stage 1) for data of `channels` x image_size [H, W]."""
+    return dict(channels=channels, image_size=list(image_size), patch=cfg['aux_patch'], widths=cfg['aux_widths'],
+                depths=cfg['aux_depths'], d_head=cfg['aux_d_head'], ff_mult=cfg['aux_ff_mult'],
+                kernel=cfg['aux_kernel'], z_channels=cfg['z_channels'],
+                logvar_range=[cfg['logvar_min'], cfg['logvar_max']])
+
+
+def flow_model_args(cfg, channels, image_size, z_shape):
+    """HDiT flow model F (stage 2); z_shape None: the gaussian-prior baseline (no z input)."""
+    return dict(channels=channels, image_size=list(image_size), patch=cfg['flow_patch'], widths=cfg['flow_widths'],
+                depths=cfg['flow_depths'], d_head=cfg['flow_d_head'], ff_mult=cfg['flow_ff_mult'],
+                kernel=cfg['flow_kernel'], mapping_width=cfg['flow_mapping_width'],
+                mapping_depth=cfg['flow_mapping_depth'], z_shape=None if z_shape is None else list(z_shape))
+
+
+def sampler_model_args(cfg, z_shape):
+    """HDiT latent sampler S (stage 3) on z of z_shape [c, h, w]: one level of global attention."""
+    patch, widths = cfg['sampler_patch'], cfg['sampler_widths']
+    if len(widths) != 1:
+        die(f'the latent sampler has one level of global attention: sampler_widths must have one entry, got {widths}')
+    if any(s % patch for s in z_shape[1:]):
+        die(f'sampler_patch={patch} does not divide the z grid {list(z_shape[1:])}')
+    return dict(channels=z_shape[0], image_size=list(z_shape[1:]), patch=patch, widths=widths,
+                depths=cfg['sampler_depths'], d_head=cfg['sampler_d_head'], ff_mult=cfg['sampler_ff_mult'],
+                kernel=None, mapping_width=cfg['sampler_mapping_width'], mapping_depth=cfg['sampler_mapping_depth'],
+                z_shape=None)
+
+
+def all_ranks_finite_or_die(loss, grad_norm, stage, it, skip_nonfinite, fp16=False):
     """The finite check before an optimizer step, agreed by every rank (all-reduced): True if the
     loss and gradient norm are finite everywhere. Otherwise the run stops naming the stage and
     iteration, before the weights change (the last checkpoint stays good), or, with skip_nonfinite,
@@ -407,8 +440,15 @@ def to_uint8(x):
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def save_grid(x, path, nrow=8):
-    """Save images [B, C, H, W] in [-1, 1] as one PNG grid, nrow images per row, 2 px white gaps."""
+def grid_scale(size, upscale=True):
+    """The integer factor a PNG meant for a person is enlarged by: tiles of 64 px or less grow (nearest
+    neighbour) to at least 128 px, so a 32 px image is shown at 128 px; larger images stay native."""
+    return max(1, math.ceil(128 / size)) if upscale and size <= 64 else 1
+
+
+def save_grid(x, path, nrow=8, upscale=True):
+    """Save images [B, C, H, W] in [-1, 1] as one PNG grid, nrow images per row, 2 px white gaps, enlarged by
+    grid_scale (nearest neighbour: every pixel becomes a k x k block, gaps too; upscale=False: native size)."""
     a = to_uint8(x)
     B, H, W, C = a.shape
     rows = math.ceil(B / nrow)
@@ -416,6 +456,8 @@ def save_grid(x, path, nrow=8):
     for i, img in enumerate(a):
         r, c = divmod(i, nrow)
         grid[2 + r * (H + 2):2 + r * (H + 2) + H, 2 + c * (W + 2):2 + c * (W + 2) + W] = img
+    k = grid_scale(min(H, W), upscale)
+    grid = grid.repeat(k, axis=0).repeat(k, axis=1)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     Image.fromarray(grid[..., 0] if C == 1 else grid).save(path)
     return path

@@ -26,7 +26,7 @@ try:
     import natten  # neighborhood attention kernels; used on CUDA when built with them (forward and backward)
 except ImportError:
     natten = None
-USE_NATTEN = True  # set False to use the pure-PyTorch neighborhood attention everywhere
+USE_NATTEN = True  # False: the pure-PyTorch neighborhood attention everywhere (every script sets it from use_natten)
 
 
 # -----------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def norm(dim, cond_dim):
     return AdaRMSNorm(dim, cond_dim) if cond_dim else RMSNorm(dim)
 
 
-class FeedForward(nn.Module):
+class FeedForwardBlock(nn.Module):
     """Pre-norm GEGLU feed-forward with a zero-init output, as a residual block."""
     def __init__(self, dim, hidden, cond_dim=0):
         super().__init__()
@@ -188,7 +188,7 @@ def na2d_tiled(q, k, v, kernel, scale=None, tile=8):
     return o[:, :h, :w]
 
 
-TILED_MIN_TOKENS = 32 * 32    # from this grid up the tiles are faster than the masked form (measured: README)
+TILED_MIN_TOKENS = 32 * 32    # from this grid up the tiles are faster than the masked form (measured: docs/gpu.md)
 
 
 def neighborhood_attention(q, k, v, kernel, scale=None):
@@ -205,12 +205,13 @@ def attention_path(device):
     """What neighborhood_attention runs on `device`, for the scripts' start-up line."""
     if USE_NATTEN and natten is not None and natten.HAS_LIBNATTEN and str(device).startswith('cuda'):
         return f'natten {natten.__version__} (CUDA kernels)'
-    why = 'natten not installed' if natten is None else 'natten has no CUDA kernels here' if str(device).startswith('cuda') \
-        else 'natten has no CPU kernels with backward'
+    why = ('use_natten=False' if not USE_NATTEN else 'natten not installed' if natten is None
+           else 'natten has no CUDA kernels here' if str(device).startswith('cuda')
+           else 'natten has no CPU kernels with backward')
     return f'pure PyTorch ({why}): masked SDPA below {TILED_MIN_TOKENS} tokens, query tiles from there'
 
 
-class Attention(nn.Module):
+class AttentionBlock(nn.Module):
     """Pre-norm cosine-similarity self-attention with axial RoPE, as a residual block.
     kernel = None: global attention; kernel = k: k x k neighborhood attention."""
     def __init__(self, dim, d_head, cond_dim=0, kernel=None):
@@ -244,8 +245,8 @@ class Block(nn.Module):
     """One transformer block: attention, then feed-forward (each a pre-norm residual that starts as the identity)."""
     def __init__(self, dim, d_head, ff_mult, cond_dim=0, kernel=None):
         super().__init__()
-        self.attn = Attention(dim, d_head, cond_dim, kernel)
-        self.ff = FeedForward(dim, ff_mult * dim, cond_dim)
+        self.attn = AttentionBlock(dim, d_head, cond_dim, kernel)
+        self.ff = FeedForwardBlock(dim, ff_mult * dim, cond_dim)
 
     def forward(self, x, pos, cond=None):
         return self.ff(self.attn(x, pos, cond), cond)
@@ -414,7 +415,7 @@ class HDiT(nn.Module):
         self.time_emb = FourierFeatures(mapping_width)
         self.time_in = Linear(mapping_width, mapping_width)
         self.z_in = Linear(math.prod(self.z_shape), mapping_width) if self.z_shape else None
-        self.mapping = nn.Sequential(*[FeedForward(mapping_width, ff_mult * mapping_width) for _ in range(mapping_depth)])
+        self.mapping = nn.Sequential(*[FeedForwardBlock(mapping_width, ff_mult * mapping_width) for _ in range(mapping_depth)])
         self.mapping_norm = RMSNorm(mapping_width)
         c = mapping_width
         self.patch_in = TokenMerge(in_ch, widths[0], patch)
@@ -463,7 +464,7 @@ def aux_loss(y, mu_x, logvar_x, mu_z, logvar_z, kl_weight):
     KL one over the D_z latent elements, so the KL is weighed as in the per-image negative ELBO, and
     beta means the same at every image and latent size:
         per image, in nats:  NLL + beta * KL = D_x / 2 * (VGL + beta * 2 D_z / D_x * mean KL) + const.
-    beta = 1 is the VAE's ELBO; lower = sharper prior, rougher latent space (README, Method)."""
+    beta = 1 is the VAE's ELBO; lower = sharper prior, rougher latent space (docs/method.md)."""
     d_x, d_z = y[0].numel(), mu_z[0].numel()
     return vgl_loss(y, mu_x, logvar_x) + kl_weight * (2 * d_z / d_x) * kl_loss(mu_z, logvar_z)
 

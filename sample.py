@@ -49,8 +49,8 @@ from configurator import configure, take
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
-out_dir, device, dtype, seed, allow_mismatch, vae, output, save_npz = take(
-    cfg, 'out_dir device dtype seed allow_mismatch vae output save_npz')
+out_dir, device, dtype, use_natten, seed, allow_mismatch, vae, output, save_npz, grid_upscale = take(
+    cfg, 'out_dir device dtype use_natten seed allow_mismatch vae output save_npz grid_upscale')
 steps, solver, sampler_steps, sampler_solver, tau = take(cfg, 'steps solver sampler_steps sampler_solver tau')
 num_samples, sample_batch_size, mode, image, image2, frames = take(
     cfg, 'num_samples sample_batch_size mode image image2 frames')
@@ -64,6 +64,7 @@ if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
     die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
 if interp not in ('linear', 'slerp'):
     die(f"interp must be 'linear' or 'slerp', got '{interp}'")
+M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
 device = pick_device(device)
 dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
 ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
@@ -184,7 +185,7 @@ with torch.no_grad(), ctx:
             images = torch.cat([vae_decode(vae_model, latent, images[i:i + sample_batch_size].to(device)).cpu()
                                 for i in range(0, len(images), sample_batch_size)])
             print(f"VAE decode ({latent['kind']}, {latent['vae']}): {1000 * (time.perf_counter() - t1) / num_samples:.1f} ms/img")
-        save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))))
+        save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))), upscale=grid_upscale)
         if save_npz:   # the layout external FID tools read: uint8 [N, H, W, 3] under 'arr_0', as the PNG holds them
             np.savez(save_npz, arr_0=to_uint8(images))
             print(f'wrote {save_npz} ({len(images)} images, uint8 [N, H, W, C] as arr_0)')
@@ -200,13 +201,13 @@ with torch.no_grad(), ctx:
         z_linear = (1 - alphas) * za + alphas * zb                                         # (a) linear in z
         if interp == 'linear':   # (b) the paper: linear between the two noise vectors
             n_path = (1 - alphas) * na + alphas * nb
-        else:                    # slerp keeps the norm a Gaussian sample has (README, Applications)
+        else:                    # slerp keeps the norm a Gaussian sample has (docs/method.md)
             n_path = M.slerp(na.expand(frames, -1, -1, -1), nb.expand(frames, -1, -1, -1), alphas.flatten())
         z_sampler = from_noise(n_path)
         eps = randn(1, C, H, W).expand(2 * frames, -1, -1, -1)   # the same prior noise in every frame: only z moves
         z = torch.cat([z_linear, z_sampler])
         images = flow_to_image(z, prior_sample(z, eps))
-        save_grid(images.float(), output, nrow=frames)
+        save_grid(images.float(), output, nrow=frames, upscale=grid_upscale)
         report(f'interpolate ({frames} frames, row 1 linear in z, row 2 through the latent sampler)', 2 * frames,
                time.perf_counter() - t0, M.nfe(solver, steps))
 
@@ -224,7 +225,8 @@ with torch.no_grad(), ctx:
         yv = y.expand(variations, -1, -1, -1)
         x0 = prior_sample(z, randn(variations, C, H, W))
         images = inpaint(yv, z, x0, m)
-        save_grid(torch.cat([y, m.expand(1, C, H, W) * 2 - 1, images.float()]), output, nrow=variations + 2)
+        save_grid(torch.cat([y, m.expand(1, C, H, W) * 2 - 1, images.float()]), output, nrow=variations + 2,
+                  upscale=grid_upscale)
         report(f'{mode} ({variations} variations, {int(m.sum())} of {H * W} pixels regenerated)', variations,
                time.perf_counter() - t0, M.nfe(solver, steps))
 print(f'wrote {output}')

@@ -19,30 +19,31 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die, finite_or_die,
-                    get_batch, init_distributed, init_state, load_data, pick_dtype, pixel_view, save_checkpoint,
-                    save_grid)
+from common import (all_ranks_finite_or_die, aux_model_args, build, check_ranks_in_sync, compute_line, data_meta,
+                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, pick_dtype,
+                    pixel_view, save_checkpoint, save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
 t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
-out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
-    cfg, 'out_dir data image_size flip device dtype compile seed init_from')
+out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
+    cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
-log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
-aux_patch, aux_widths, aux_depths, aux_d_head, aux_ff_mult, aux_kernel, z_channels = take(
-    cfg, 'aux_patch aux_widths aux_depths aux_d_head aux_ff_mult aux_kernel z_channels')
-kl_weight, logvar_min, logvar_max, aux_batch_size, aux_max_iters = take(
-    cfg, 'kl_weight logvar_min logvar_max aux_batch_size aux_max_iters')
+log_interval, sample_interval, ckpt_interval, grid_upscale = take(
+    cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
+kl_weight, aux_batch_size, aux_max_iters = take(cfg, 'kl_weight aux_batch_size aux_max_iters')
+# the network: aux_patch, aux_widths, aux_depths, aux_d_head, aux_ff_mult, aux_kernel, z_channels, logvar_min/max
+# (common.aux_model_args)
 batch_size = batch_size or aux_batch_size
 max_iters = max_iters or aux_max_iters
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, data, precision
+M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
 rank, world, device, master = init_distributed(device)
 if batch_size % (world * gradient_accumulation_steps):
     die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
@@ -60,9 +61,7 @@ ckpt_path = os.path.join(out_dir, 'aux.pt')
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
-model_args = dict(channels=C, image_size=[H, W], patch=aux_patch, widths=aux_widths, depths=aux_depths,
-                  d_head=aux_d_head, ff_mult=aux_ff_mult, kernel=aux_kernel, z_channels=z_channels,
-                  logvar_range=[logvar_min, logvar_max])
+model_args = aux_model_args(cfg, C, [H, W])
 raw_model = build(M.AuxModel, model_args).to(device)   # on the device before the optimizer sees it
 ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what later stages and sampling use
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
@@ -109,7 +108,7 @@ def sample_grid():
     rows = [to_pixels(r) for r in (y, mu_x, x0)]
     if latent is None:  # a sigma map is only an image in pixel space
         rows.append(sigma.clamp(max=1) * 2 - 1)
-    return save_grid(torch.cat(rows), f'{out_dir}/aux_{it:06d}.png', 16)
+    return save_grid(torch.cat(rows), f'{out_dir}/aux_{it:06d}.png', 16, grid_upscale)
 
 
 # -----------------------------------------------------------------------------
@@ -143,7 +142,7 @@ while it < max_iters:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite, fp16=scaler.is_enabled()):
+    if all_ranks_finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite, fp16=scaler.is_enabled()):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))

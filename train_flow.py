@@ -19,26 +19,26 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
-from common import (aux_ref, build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die,
-                    finite_or_die, get_batch, init_distributed, init_state, load_aux, load_data, pick_dtype, pixel_view,
-                    save_checkpoint, save_grid)
+from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
+                    destroy_distributed, die, flow_model_args, get_batch, init_distributed, init_state, load_aux,
+                    load_data, pick_dtype, pixel_view, save_checkpoint, save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
 t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
-out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
-    cfg, 'out_dir data image_size flip device dtype compile seed init_from')
+out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
+    cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
-log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
+log_interval, sample_interval, ckpt_interval, grid_upscale = take(
+    cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 prior, tau, w_max, t_dist = take(cfg, 'prior tau w_max t_dist')
-flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel = take(
-    cfg, 'flow_patch flow_widths flow_depths flow_d_head flow_ff_mult flow_kernel')
-flow_mapping_width, flow_mapping_depth, flow_batch_size, flow_max_iters = take(
-    cfg, 'flow_mapping_width flow_mapping_depth flow_batch_size flow_max_iters')
+flow_batch_size, flow_max_iters = take(cfg, 'flow_batch_size flow_max_iters')
+# the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width and
+# flow_mapping_depth (common.flow_model_args)
 batch_size = batch_size or flow_batch_size
 max_iters = max_iters or flow_max_iters
 if prior not in ('learned', 'gaussian'):
@@ -52,6 +52,7 @@ if learned and not os.path.isfile(os.path.join(out_dir, 'aux.pt')):
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, data, precision
+M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
 rank, world, device, master = init_distributed(device)
 if batch_size % (world * gradient_accumulation_steps):
     die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
@@ -70,9 +71,7 @@ ckpt_path = os.path.join(out_dir, 'flow.pt')
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
-model_args = dict(channels=C, image_size=[H, W], patch=flow_patch, widths=flow_widths, depths=flow_depths,
-                  d_head=flow_d_head, ff_mult=flow_ff_mult, kernel=flow_kernel, mapping_width=flow_mapping_width,
-                  mapping_depth=flow_mapping_depth, z_shape=list(aux.z_shape) if learned else None)
+model_args = flow_model_args(cfg, C, [H, W], aux.z_shape if learned else None)
 raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it
 ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampling uses
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
@@ -127,7 +126,7 @@ def sample_grid():
     x0, _, z = draw_prior(y, torch.Generator(device).manual_seed(seed))
     with ctx:
         rows = [M.solve(lambda x, t: ema(x, t, z), x0, n, 'midpoint') for n in (1, 4)]
-    return save_grid(to_pixels(torch.cat([x0, *rows, y]).float()), f'{out_dir}/flow_{it:06d}.png', 16)
+    return save_grid(to_pixels(torch.cat([x0, *rows, y]).float()), f'{out_dir}/flow_{it:06d}.png', 16, grid_upscale)
 
 
 # -----------------------------------------------------------------------------
@@ -162,7 +161,7 @@ while it < max_iters:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite, fp16=scaler.is_enabled()):
+    if all_ranks_finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite, fp16=scaler.is_enabled()):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))

@@ -1,7 +1,7 @@
 """
 Stage 3: train the latent sampler S, plain flow matching (Eq. 2) from N(0, I) to the aux encoder's
 latents z of the training images. At generation it maps noise to a new z in `sampler_steps` midpoint
-steps (the paper: 4; our default 2, as good on the emoji set: README).
+steps (the paper: 4; our default 2, as good on the emoji set: docs/experiments.md).
 
     python train_sampler.py config/emoji.py                                # needs out_dir/aux.pt
     torchrun --nproc_per_node=2 train_sampler.py config/ffhq.py
@@ -21,24 +21,24 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (aux_ref, build, check_ranks_in_sync, compute_line, data_meta, destroy_distributed, die,
-                    finite_or_die, get_batch, init_distributed, init_state, load_aux, load_data, load_stage, pick_dtype,
-                    pixel_view, save_checkpoint, save_grid)
+from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
+                    destroy_distributed, die, get_batch, init_distributed, init_state, load_aux, load_data, load_stage,
+                    pick_dtype, pixel_view, sampler_model_args, save_checkpoint, save_grid)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
 t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
-out_dir, data, image_size, flip, device, dtype, compile, seed, init_from = take(
-    cfg, 'out_dir data image_size flip device dtype compile seed init_from')
+out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
+    cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
-log_interval, sample_interval, ckpt_interval = take(cfg, 'log_interval sample_interval ckpt_interval')
-sampler_patch, sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult = take(
-    cfg, 'sampler_patch sampler_widths sampler_depths sampler_d_head sampler_ff_mult')
-sampler_mapping_width, sampler_mapping_depth = take(cfg, 'sampler_mapping_width sampler_mapping_depth')
+log_interval, sample_interval, ckpt_interval, grid_upscale = take(
+    cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
+# the network: sampler_patch, sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping_width
+# and sampler_mapping_depth (common.sampler_model_args)
 sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
     cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver sampler_target sampler_t_dist')
 sampler_reflow_from, sampler_reflow_pairs, sampler_reflow_steps = take(
@@ -52,6 +52,7 @@ if sampler_t_dist not in ('uniform', 'logit_normal'):
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, precision, the training targets
+M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
 rank, world, device, master = init_distributed(device)
 if batch_size % (world * gradient_accumulation_steps):
     die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
@@ -97,13 +98,7 @@ if sampler_reflow_from:
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume
-if len(sampler_widths) != 1:
-    die(f'the latent sampler has one level of global attention: sampler_widths must have one entry, got {sampler_widths}')
-if any(s % sampler_patch for s in aux.z_shape[1:]):
-    die(f'sampler_patch={sampler_patch} does not divide the z grid {list(aux.z_shape[1:])}')
-model_args = dict(channels=aux.z_shape[0], image_size=list(aux.z_shape[1:]), patch=sampler_patch, widths=sampler_widths,
-                  depths=sampler_depths, d_head=sampler_d_head, ff_mult=sampler_ff_mult, kernel=None,
-                  mapping_width=sampler_mapping_width, mapping_depth=sampler_mapping_depth, z_shape=None)
+model_args = sampler_model_args(cfg, aux.z_shape)
 raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it
 ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampling uses
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
@@ -153,7 +148,7 @@ def sample_grid():
     with ctx:
         z = M.solve(ema, n, sampler_steps, sampler_solver)
         mu_x, _ = aux.decode(z)
-    return save_grid(to_pixels(mu_x.float()), f'{out_dir}/sampler_{it:06d}.png', 8)
+    return save_grid(to_pixels(mu_x.float()), f'{out_dir}/sampler_{it:06d}.png', 8, grid_upscale)
 
 
 # -----------------------------------------------------------------------------
@@ -194,7 +189,7 @@ while it < max_iters:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite, fp16=scaler.is_enabled()):
+    if all_ranks_finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite, fp16=scaler.is_enabled()):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))

@@ -2,7 +2,7 @@
 Neighborhood attention: time and peak memory of model.py's implementations, for token grids from
 16x16 to 128x128 at B=1 with the heads x head dim of config/ffhq.py's first level (4 x 64), k = 7.
 
-    python benchmarks/attention.py                          # the README's CPU table (~3 min on 2 cores)
+    python benchmarks/attention.py                          # the CPU table of docs/gpu.md (~3 min on 2 cores)
     python benchmarks/attention.py --grids=32,64 --device=cuda
 
   masked   global scaled_dot_product_attention with all but each query's window masked: O((hw)^2)

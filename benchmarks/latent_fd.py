@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import model as M  # noqa: E402
 from common import die, get_batch, load_aux, load_data, load_stage  # noqa: E402
-from evaluate import fid as frechet  # noqa: E402  (the Frechet distance of two feature sets [N, D])
+from metrics import fid as frechet  # noqa: E402  (the Frechet distance of two feature sets [N, D])
 
 
 @torch.no_grad()

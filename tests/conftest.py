@@ -3,7 +3,9 @@ import runpy
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -67,3 +69,13 @@ def run_inprocess(monkeypatch, script, *args):
     monkeypatch.setattr(sys, 'argv', [script, *args])
     monkeypatch.chdir(ROOT)
     return runpy.run_path(os.path.join(ROOT, script), run_name='__main__')
+
+
+def native_grid(path, k=4):
+    """A PNG grid of 32 px images as the scripts write it, enlarged k x by nearest neighbour (grid_upscale): checks
+    that it is exactly that (every pixel a k x k block) and returns the native grid."""
+    g = np.asarray(Image.open(path))
+    small = g[::k, ::k]
+    assert g.shape[:2] == (small.shape[0] * k, small.shape[1] * k)
+    assert np.array_equal(g, small.repeat(k, axis=0).repeat(k, axis=1))
+    return small

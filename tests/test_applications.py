@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 import model as M
-from conftest import TINY, ROOT, run, run_inprocess
+from conftest import native_grid, TINY, ROOT, run, run_inprocess
 from test_model import randomize_zero_init, tiny_flow
 
 
@@ -27,12 +27,14 @@ def test_slerp():
     a, b = torch.randn(1, 4, 2, 2), torch.randn(1, 4, 2, 2)
     ends = M.slerp(torch.cat([a, a]), torch.cat([b, b]), torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(ends, torch.cat([a, b]), atol=1e-5, rtol=1e-5)
-    mid = M.slerp(a, b, torch.tensor([0.5]))
-    # for two roughly orthogonal high-dimensional Gaussians, slerp keeps the norm (a lerp would shrink it)
+    # in between: the great-circle formula sin((1 - t) w) / sin w a + sin(t w) / sin w b, w the angle of a and b
+    t = torch.tensor([0.25, 0.5, 0.8])
+    w = torch.arccos((a * b).sum() / (a.norm() * b.norm()))
+    expected = torch.cat([torch.sin((1 - s) * w) / torch.sin(w) * a + torch.sin(s * w) / torch.sin(w) * b for s in t])
+    torch.testing.assert_close(M.slerp(a.expand(3, -1, -1, -1), b.expand(3, -1, -1, -1), t), expected, atol=1e-5, rtol=1e-4)
+    # for two roughly orthogonal high-dimensional Gaussians, slerp keeps the norm
     a, b = torch.randn(1, 4096), torch.randn(1, 4096)
     assert abs(M.slerp(a, b, torch.tensor([0.5])).norm() / a.norm() - 1) < 0.05
-    assert ((a + b) / 2).norm() / a.norm() < 0.8
-    assert mid.shape == (1, 4, 2, 2)
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +52,7 @@ def trained(tmp_path_factory):
 
 
 def tiles(path, n_cols, size=32):
-    g = np.asarray(Image.open(path))
+    g = native_grid(path)
     rows = (g.shape[0] - 2) // (size + 2)
     return [[g[2 + r * (size + 2):2 + r * (size + 2) + size, 2 + c * (size + 2):2 + c * (size + 2) + size]
              for c in range(n_cols)] for r in range(rows)]
@@ -68,7 +70,7 @@ def test_interpolate_seeds_and_images(trained):
     p = run('sample.py', f'--out_dir={out}', '--mode=interpolate', f'--image={trained}/a.png',
             f'--image2={trained}/b.png', f'--output={trained}/ab.png', '--frames=3')
     assert 'note: ' in p.stdout and 'RGBA 64x48' in p.stdout and 'L 40x40' in p.stdout
-    assert Image.open(trained / 'ab.png').size == (3 * 34 + 2, 2 * 34 + 2)
+    assert Image.open(trained / 'ab.png').size == (4 * (3 * 34 + 2), 4 * (2 * 34 + 2))   # shown 4x
 
 
 def test_inpaint_box_and_mask(trained):

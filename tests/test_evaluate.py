@@ -1,5 +1,5 @@
-"""evaluate.py: each metric against its definition (also on bootstrap resamples), the cost model, the
-matching and its interval, standard uint8 inputs, and the sweep end to end."""
+"""metrics.py and evaluate.py: each metric against its definition (also on bootstrap resamples), the cost model,
+the matching and its interval, standard uint8 inputs, the sweep end to end, and benchmarks/speed.py."""
 import json
 import math
 import os
@@ -10,24 +10,25 @@ import torch
 from PIL import Image
 
 import evaluate as E
-from conftest import run
+import metrics as MT
+from conftest import native_grid, run
 
 
 def test_fid_self_is_zero_and_closed_form():
     g = torch.Generator().manual_seed(0)
     f = torch.randn(500, 16, generator=g, dtype=torch.float64)
-    assert abs(E.fid(f, f)) < 1e-8
+    assert abs(MT.fid(f, f)) < 1e-8
     # two Gaussians with commuting covariances Q diag(a) Q^T, Q diag(b) Q^T:
     # FID = |mu1 - mu2|^2 + sum(a + b - 2 sqrt(a b))
     Q, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))
     a, b = torch.rand(8, generator=g, dtype=torch.float64) + 0.1, torch.rand(8, generator=g, dtype=torch.float64) + 0.1
     mu1, mu2 = torch.randn(8, generator=g, dtype=torch.float64), torch.randn(8, generator=g, dtype=torch.float64)
     expected = ((mu1 - mu2) ** 2).sum() + (a + b - 2 * (a * b).sqrt()).sum()
-    got = E.frechet_distance(mu1, Q @ torch.diag(a) @ Q.T, mu2, Q @ torch.diag(b) @ Q.T)
+    got = MT.frechet_distance(mu1, Q @ torch.diag(a) @ Q.T, mu2, Q @ torch.diag(b) @ Q.T)
     assert math.isclose(got, expected.item(), rel_tol=1e-9)
     x = mu1 + torch.randn(20000, 8, generator=g, dtype=torch.float64) * a.sqrt() @ Q.T
     y = mu2 + torch.randn(20000, 8, generator=g, dtype=torch.float64) * b.sqrt() @ Q.T
-    assert abs(E.fid(x, y) - expected.item()) < 0.05 * expected.item()
+    assert abs(MT.fid(x, y) - expected.item()) < 0.05 * expected.item()
 
 
 @pytest.mark.parametrize('n,m,d', [(40, 50, 64), (60, 30, 8)])   # fewer images than dims (the real case), and more
@@ -37,18 +38,25 @@ def test_fid_of_a_resample_equals_fid_of_the_duplicated_sets(n, m, d):
     y = torch.randn(m, d, generator=g, dtype=torch.float64) + 0.3
     ones = lambda k: torch.ones(k, dtype=torch.float64)
     # (the closed form loses ~1e-8 to sqrt of round-off in the zero eigenvalues of a rank-deficient covariance)
-    assert E.fid_resampled(x, y, ones(n), ones(m), x @ y.T) == pytest.approx(E.fid(x, y), rel=1e-7)
+    assert MT.fid_resampled(x, y, ones(n), ones(m), x @ y.T) == pytest.approx(MT.fid(x, y), rel=1e-7)
     c = torch.bincount(torch.randint(n, (n,), generator=g), minlength=n).double()
     dd = torch.bincount(torch.randint(m, (m,), generator=g), minlength=m).double()
     dup = lambda f, k: f.repeat_interleave(k.long(), dim=0)
-    assert E.fid_resampled(x, y, c, dd, x @ y.T) == pytest.approx(E.fid(dup(x, c), dup(y, dd)), rel=1e-7)
+    assert MT.fid_resampled(x, y, c, dd, x @ y.T) == pytest.approx(MT.fid(dup(x, c), dup(y, dd)), rel=1e-7)
+
+
+def kid(a, b):
+    """KID of two full feature sets, through the resampled form with every image counted once."""
+    a, b = a.double(), b.double()
+    ones = lambda k: torch.ones(len(k), dtype=torch.float64)
+    return MT.kid_resampled(MT.cubic_kernel(a, a), MT.cubic_kernel(b, b), MT.cubic_kernel(a, b), ones(a), ones(b))
 
 
 def test_kid_unbiased_and_its_resamples_skip_self_pairs():
     g = torch.Generator().manual_seed(2)
-    same = [E.kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g)) for _ in range(8)]
+    same = [kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g)) for _ in range(8)]
     assert abs(np.mean(same)) < 0.01 and min(same) < 0 < max(same)      # unbiased: around 0, both signs
-    assert E.kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g) + 0.5) > 20 * abs(np.mean(same))
+    assert kid(torch.randn(200, 32, generator=g), torch.randn(200, 32, generator=g) + 0.5) > 20 * abs(np.mean(same))
     # a resample: the U-statistic over pairs of distinct original images, by brute force
     x, y = torch.randn(12, 5, generator=g, dtype=torch.float64), torch.randn(9, 5, generator=g, dtype=torch.float64)
     c = torch.tensor([0, 3, 1, 0, 2, 1, 1, 0, 2, 1, 0, 1], dtype=torch.float64)
@@ -58,7 +66,7 @@ def test_kid_unbiased_and_its_resamples_skip_self_pairs():
         num = sum(w[i] * w[j] * kk[i, j] for i in range(len(w)) for j in range(len(w)) if i != j)
         return num / sum(w[i] * w[j] for i in range(len(w)) for j in range(len(w)) if i != j)
     expected = u(k(x, x), c) + u(k(y, y), d) - 2 * (c @ k(x, y) @ d) / (c.sum() * d.sum())
-    assert E.kid_resampled(k(x, x), k(y, y), k(x, y), c, d) == pytest.approx(expected.item(), rel=1e-10)
+    assert MT.kid_resampled(k(x, x), k(y, y), k(x, y), c, d) == pytest.approx(expected.item(), rel=1e-10)
 
 
 def test_cmmd_equals_brute_force():
@@ -69,25 +77,25 @@ def test_cmmd_equals_brute_force():
     kxx = sum(k(a, b) for a in x for b in x) / 49
     kyy = sum(k(a, b) for a in y for b in y) / 81
     kxy = sum(k(a, b) for a in x for b in y) / 63
-    assert math.isclose(E.cmmd(x, y), 1000 * (kxx + kyy - 2 * kxy), rel_tol=1e-9)
-    assert E.cmmd(x, x) == pytest.approx(0, abs=1e-12)
+    assert math.isclose(MT.cmmd(x, y), 1000 * (kxx + kyy - 2 * kxy), rel_tol=1e-9)
+    assert MT.cmmd(x, x) == pytest.approx(0, abs=1e-12)
     c = torch.tensor([2, 0, 1, 1, 3, 0, 1], dtype=torch.float64)
-    assert E.cmmd(x, y, c=c) == pytest.approx(E.cmmd(x.repeat_interleave(c.long(), 0), y), rel=1e-10)
+    assert MT.cmmd(x, y, c=c) == pytest.approx(MT.cmmd(x.repeat_interleave(c.long(), 0), y), rel=1e-10)
 
 
 def test_cost_model_recovers_fixed_and_per_nfe():
     g = torch.Generator().manual_seed(0)
-    pts = [dict(nfe=n, sampler_nfe=s) for n in (0, 1, 2, 4, 8) for s in (2, 4, 8)]
-    ms = [[3.0 + 2.0 * p['nfe'] + 0.4 * p['sampler_nfe'] + 0.05 * torch.randn(1, generator=g).item() for _ in range(5)]
-          for p in pts]
-    fixed, per_nfe, per_sampler_nfe = E.fit_cost_model(pts, True, ms).tolist()
+    pts = [(n, s) for n in (0, 1, 2, 4, 8) for s in (2, 4, 8)]
+    rows = [MT.design_row(n, s, True) for n, s in pts]
+    ms = [[3.0 + 2.0 * n + 0.4 * s + 0.05 * torch.randn(1, generator=g).item() for _ in range(5)] for n, s in pts]
+    fixed, per_nfe, per_sampler_nfe = MT.fit_cost_model(rows, ms).tolist()
     assert fixed == pytest.approx(3.0, abs=0.05) and per_nfe == pytest.approx(2.0, abs=0.01)
     assert per_sampler_nfe == pytest.approx(0.4, abs=0.01)
-    fixed, per_nfe = E.fit_cost_model(pts, False, [[0.1 + 1.5 * p['nfe']] * 3 for p in pts]).tolist()
+    fixed, per_nfe = MT.fit_cost_model([MT.design_row(n, s, False) for n, s in pts], [[0.1 + 1.5 * n] * 3 for n, _ in pts]).tolist()
     assert fixed == pytest.approx(0.1) and per_nfe == pytest.approx(1.5)
     # one slow round (the machine was busy for a moment) does not move the model
     ms[0][0] += 100.0
-    fixed, per_nfe, _ = E.fit_cost_model(pts, True, ms).tolist()
+    fixed, per_nfe, _ = MT.fit_cost_model(rows, ms).tolist()
     assert fixed == pytest.approx(3.0, abs=0.1) and per_nfe == pytest.approx(2.0, abs=0.02)
 
 
@@ -97,14 +105,14 @@ def test_matching_uses_only_real_ledi_settings():
         lq, lms = rng.uniform(10, 100, 7), rng.uniform(1, 50, 7)
         bq, bms = rng.uniform(10, 100, 6), rng.uniform(1, 50, 6)
         t = int(rng.integers(6))
-        ratio, i = E.matched_speedup(lq, lms, bq, bms, t)
+        ratio, i = MT.matched_speedup(lq, lms, bq, bms, t)
         if i is None:
             assert ratio == 0.0 and (lq > bq[t]).all()
         else:
             assert lq[i] <= bq[t] and lms[i] == lms[lq <= bq[t]].min() and ratio == bms[t] / lms[i]
         # the baseline side's interpolation never exceeds the real setting that reaches the target
         target = rng.uniform(10, 100)
-        reach = E.time_to_reach(bq, bms, target)
+        reach = MT.time_to_reach(bq, bms, target)
         order = np.argsort(bms)
         best = np.minimum.accumulate(bq[order])
         if reach is None:
@@ -119,30 +127,29 @@ def test_plateau_target_is_the_cheapest_setting_indistinguishable_from_the_best(
     ms = np.array([2.0, 4.0, 8.0, 16.0, 32.0])
     obs = true + rng.normal(0, 0.8, 5)
     reps = obs + rng.normal(0, 0.8 * math.sqrt(2), (400, 5))     # noisy replicates around the observation
-    assert E.plateau_target(obs, ms, reps) == 2
-    assert E.plateau_target(np.array([100.0, 60.0, 40.0]), ms[:3], np.array([100.0, 60.0, 40.0]) + rng.normal(0, 0.1, (400, 3))) == 2
+    assert MT.plateau_target(obs, ms, reps) == 2
+    assert MT.plateau_target(np.array([100.0, 60.0, 40.0]), ms[:3], np.array([100.0, 60.0, 40.0]) + rng.normal(0, 0.1, (400, 3))) == 2
     # two equally cheap settings on the plateau (same NFE, another solver): the better one is the target
     q = np.array([60.0, 41.0, 40.6, 40.0])
-    assert E.plateau_target(q, np.array([4.0, 8.0, 8.0, 16.0]), q + rng.normal(0, 0.8, (400, 4))) == 2
+    assert MT.plateau_target(q, np.array([4.0, 8.0, 8.0, 16.0]), q + rng.normal(0, 0.8, (400, 4))) == 2
 
 
-def fake_run(label, learned, settings, ms_true, q_true, noise, rng, n_boot, rounds=5):
-    """A run dict as evaluate.bootstrap leaves it, from known qualities and per-NFE costs: for the interval test."""
-    points = []
-    for (nfe, snfe), ms, q in zip(settings, ms_true, q_true):
-        p = dict(kind='sampled z' if learned else 'gaussian prior', solver='euler', steps=nfe, nfe=nfe,
-                 sampler_solver='euler' if learned else None, sampler_steps=snfe, sampler_nfe=snfe)
-        p['times'] = [dict(total=ms * (1 + rng.normal(0, 0.05))) for _ in range(rounds)]
-        obs = q + rng.normal(0, noise)
-        p['est'] = {'fid': obs}
-        p['reps'] = {'fid': list(obs + rng.normal(0, noise, n_boot))}
-        points.append(p)
-    coef = E.fit_cost_model(points, learned, [[t['total'] for t in p['times']] for p in points])
-    reps = []
+def fake_curve(learned, settings, ms_true, q_true, noise, rng, n_boot, rounds=5):
+    """A metrics.Curve from known qualities and per-NFE costs, as evaluate.py builds it from a bootstrap: for the
+    interval test. Quality replicates are noise around the observation; times go through the cost model."""
+    rows = [MT.design_row(nfe, snfe, learned) for nfe, snfe in settings]
+    times = [[ms * (1 + rng.normal(0, 0.05)) for _ in range(rounds)] for ms in ms_true]
+    obs = np.array(q_true) + rng.normal(0, noise, len(q_true))
+    coef = MT.fit_cost_model(rows, times)
+    coef_reps = []
     for _ in range(n_boot):
         pick = rng.integers(rounds, size=rounds)
-        reps.append(E.fit_cost_model(points, learned, [[p['times'][i]['total'] for i in pick] for p in points]))
-    return dict(label=label, learned=learned, points=points, coef=coef, coef_reps=reps)
+        coef_reps.append(MT.fit_cost_model(rows, [[t[i] for i in pick] for t in times]))
+    return MT.Curve(names=[f'setting {i}' for i in range(len(settings))], nfe=[n for n, _ in settings], q=obs,
+                    q_reps=obs + rng.normal(0, noise, (n_boot, len(obs))),
+                    ms=np.array([MT.modelled_ms(coef, r) for r in rows]),
+                    ms_reps=np.array([[MT.modelled_ms(c, r) for r in rows] for c in coef_reps]),
+                    ms_measured=np.array([np.median(t) for t in times]))
 
 
 def test_speedup_interval_covers_the_true_ratio():
@@ -158,10 +165,10 @@ def test_speedup_interval_covers_the_true_ratio():
     covered = 0
     for seed in range(50):
         rng = np.random.default_rng(seed)
-        ledi = fake_run('ledi', True, ledi_settings, ledi_ms, ledi_q, 0.7, rng, 200)
-        base = fake_run('fm', False, base_settings, base_ms, base_q, 0.7, rng, 200)
-        s = E.speedups_for(ledi, base, 'fid')
-        assert s['ledi_ms'] in [E.model_ms(ledi['coef'], p, True) for p in ledi['points']]
+        ledi = fake_curve(True, ledi_settings, ledi_ms, ledi_q, 0.7, rng, 200)
+        base = fake_curve(False, base_settings, base_ms, base_q, 0.7, rng, 200)
+        s = MT.match(ledi, base)
+        assert s['ledi_ms'] in list(ledi.ms)
         covered += s['ci'] is not None and s['ci'][0] <= true_ratio <= s['ci'][1]
     assert covered >= 40, covered
 
@@ -231,19 +238,26 @@ def test_save_npz_reloads_the_same_pixels(tiny_config, tmp_path):
     assert 'arr_0' in p.stdout
     a = np.load(tmp_path / 's.npz')['arr_0']
     assert a.dtype == np.uint8 and a.shape == (5, 32, 32, 3)
-    grid = np.asarray(Image.open(tmp_path / 's.png'))                 # 5 images in rows of 3, 2 px gaps
+    grid = native_grid(tmp_path / 's.png')                            # 5 images in rows of 3, 2 px gaps
     for i in range(5):
         r, c = divmod(i, 3)
         assert np.array_equal(a[i], grid[2 + r * 34:2 + r * 34 + 32, 2 + c * 34:2 + c * 34 + 32])
 
 
-def test_speed_only_times_random_networks(tiny_config, tmp_path):
-    p = run('evaluate.py', tiny_config, '--speed_only=True', '--image_size=32', "--eval_ledi=['midpoint:1', 'midpoint:2']",
+def test_speed_benchmark_times_random_networks(tiny_config, tmp_path):
+    p = run('benchmarks/speed.py', tiny_config, '--image_size=32', "--eval_ledi=['midpoint:1', 'midpoint:2']",
             '--speed_batch=2', '--speed_repeats=1', f'--eval_dir={tmp_path}/s')
     assert '| LeDiFlow | False | midpoint x2 | 4 |' in p.stdout
-    rows = json.load(open(tmp_path / 's' / 'speed.json'))['rows']
+    res = json.load(open(tmp_path / 's' / 'speed.json'))
+    rows = res['rows']
     assert len(rows) == 4 and {r['method'] for r in rows} == {'LeDiFlow', 'FM'}
     for r in rows:
         assert r['ms_flow'] > 0 and (r['ms_sampler'] > 0) == (r['method'] == 'LeDiFlow')
-    p = run('evaluate.py', tiny_config, '--speed_only=True', check=False)
+    # the networks are the training scripts' own: the same parameter count as a trained tiny run
+    run('train_aux.py', tiny_config, '--max_iters=1')
+    aux = torch.load(tmp_path / 'out' / 'aux.pt', weights_only=True)
+    assert res['parameters_m']['aux'] == pytest.approx(sum(v.numel() for v in aux['model'].values()) / 1e6)
+    p = run('benchmarks/speed.py', tiny_config, check=False)
     assert p.returncode == 1 and 'needs image_size' in p.stderr
+    p = run('benchmarks/speed.py', tiny_config, '--image_size=32', '--sampler_patch=3', check=False)
+    assert p.returncode == 1 and p.stderr.strip() == 'error: sampler_patch=3 does not divide the z grid [4, 4]'

@@ -94,7 +94,7 @@ def test_three_stages_sample_and_evaluate_on_latents(latents, tmp_path):
     p = run('sample.py', f'--out_dir={out}', '--num_samples=4', '--steps=2')
     assert 'VAE decode (AutoencoderKL' in p.stdout
     from PIL import Image
-    assert Image.open(out / 'samples_midpoint2.png').size == (2 * 34 + 2, 2 * 34 + 2)       # 32x32 images
+    assert Image.open(out / 'samples_midpoint2.png').size == (4 * 70, 4 * 70)   # 2 x 2 images of 32 px, shown 4x
     # the same flow stage on pixel data against this latent aux model is refused
     p = run('train_flow.py', cfg, f'--data={ROOT}/data/emoji/emoji32.npz', '--image_size=0', check=False)
     assert p.returncode == 1 and 'aux.pt was trained on latents' in p.stderr
@@ -104,8 +104,21 @@ def test_three_stages_sample_and_evaluate_on_latents(latents, tmp_path):
     run('evaluate.py', cfg, f"--runs=['{out}']", "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", '--eval_samples=8',
         '--eval_ref_samples=16', f'--eval_dir={tmp_path}/ev', f'--inception={tmp_path}/inc.pt', '--speed_batch=4',
         '--speed_repeats=1', '--eval_bootstrap=5')
-    row = json.load(open(tmp_path / 'ev' / 'results.json'))['rows'][0]
-    assert row['method'] == 'LeDiFlow' and row['latent'] and row['ms_vae'] > 0 and row['fid'] > 0
+    res = json.load(open(tmp_path / 'ev' / 'results.json'))
+    row = res['rows'][0]
+    assert row['method'] == 'LeDiFlow' and row['latent'] and row['ms_vae'] > 0
+    assert row['fid_ci'][0] <= row['fid'] <= row['fid_ci'][1]
+    # quality is measured in image space: the reference features are the network's features of the source
+    # *pixel* images (the first 16 of evaluate's seeded permutation), not of the latents
+    import evaluate
+    pixels = np.load(d / 'pixels.npy')
+    perm = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(res['meta']['seed']))[:16]
+    expected = evaluate.inception_features(torch.jit.load(str(tmp_path / 'inc.pt')),
+                                           torch.from_numpy(pixels[np.sort(perm.numpy())]).permute(0, 3, 1, 2))
+    cached = [f for f in os.listdir(tmp_path / 'ev') if f.startswith('ref_')]
+    assert len(cached) == 1
+    torch.testing.assert_close(torch.load(tmp_path / 'ev' / cached[0], weights_only=True)['inception'], expected,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_autoencoder_tiny_round_trip(tmp_path):

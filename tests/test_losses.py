@@ -16,11 +16,20 @@ def test_vgl_by_hand():
 
 
 def test_vgl_minimum_is_the_true_variance():
-    # for fixed residual r, (r^2 e^-l + l) is minimal at l = ln r^2: the loss learns the variance
-    r = torch.tensor(0.3)
+    # for a fixed residual r, the VGL is minimal at logvar = ln r^2: the loss learns the variance
+    y, mu = torch.tensor([0.3]), torch.tensor([0.0])
     ls = torch.linspace(-6, 2, 8001)
-    best = ls[torch.argmin(r ** 2 * torch.exp(-ls) + ls)]
-    assert abs(best - math.log(0.09)) < 2e-3
+    losses = torch.stack([M.vgl_loss(y, mu, l.view(1)) for l in ls])
+    assert abs(ls[torch.argmin(losses)] - math.log(0.09)) < 2e-3
+    # and per pixel: each pixel's own residual sets its own optimum (a shared or missing exp(-logvar) fails here)
+    y2, mu2 = torch.tensor([0.3, 1.0]), torch.zeros(2)
+    lv = torch.zeros(2, requires_grad=True)
+    opt = torch.optim.Adam([lv], lr=0.05)
+    for _ in range(600):
+        opt.zero_grad()
+        M.vgl_loss(y2, mu2, lv).backward()
+        opt.step()
+    torch.testing.assert_close(lv.detach(), torch.log(y2 ** 2), atol=2e-2, rtol=0)
 
 
 def test_kl_by_hand():

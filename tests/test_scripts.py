@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, run, run_inprocess
+from conftest import native_grid, ROOT, run, run_inprocess
 
 
 def load(path):
@@ -36,11 +36,15 @@ def test_all_stages_and_sample(tiny_config, tmp_path):
     p = run('sample.py', f'--out_dir={out}', '--steps=2', '--solver=heun3', '--num_samples=5', '--seed=3', '--device=cpu')
     assert 'solver heun3, steps 2, NFE 6' in p.stdout and 'ms/img' in p.stdout
     img = Image.open(out / 'samples_heun32.png')
-    assert img.size == (3 * 34 + 2, 2 * 34 + 2)                      # 5 images of 32x32 in rows of 3
+    assert img.size == (4 * (3 * 34 + 2), 4 * (2 * 34 + 2))          # 5 images of 32x32 in rows of 3, shown 4x
+    native_grid(out / 'samples_heun32.png')                          # nearest neighbour: each pixel a 4x4 block
     # a fixed seed gives the same images
     run('sample.py', f'--out_dir={out}', '--steps=2', '--solver=heun3', '--num_samples=5', '--seed=3',
         f'--output={tmp_path}/again.png')
     assert np.array_equal(np.asarray(img), np.asarray(Image.open(tmp_path / 'again.png')))
+    run('sample.py', f'--out_dir={out}', '--steps=2', '--solver=heun3', '--num_samples=5', '--seed=3',
+        f'--output={tmp_path}/native.png', '--grid_upscale=False')
+    assert np.array_equal(np.asarray(Image.open(tmp_path / 'native.png')), native_grid(out / 'samples_heun32.png'))
 
 
 def test_gaussian_baseline(tiny_config, tmp_path):

@@ -1,0 +1,265 @@
+"""
+The statistics behind evaluate.py, on features and timings alone (no networks, no files): FID, KID and
+CMMD of full sets and of bootstrap resamples, the per-run cost model, the bootstrap, and the speedup at
+matched quality with its interval. evaluate.py, the benchmarks and the tests import it.
+
+Quality is 'lower is better' everywhere (FID, KID, CMMD). A resample is given as counts: c[i] = how
+often image i was drawn, so FID/KID/CMMD of a resample come from the same feature matrices without
+copying them.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+# -----------------------------------------------------------------------------
+# metrics
+
+def frechet_distance(mu1, cov1, mu2, cov2):
+    """|mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)), in float64, with
+    tr (C1 C2)^(1/2) = sum sqrt(eig(C1^(1/2) C2 C1^(1/2)))."""
+    mu1, cov1, mu2, cov2 = (torch.as_tensor(a, dtype=torch.float64) for a in (mu1, cov1, mu2, cov2))
+    e, V = torch.linalg.eigh(cov1)
+    s1 = V @ torch.diag(e.clamp(min=0).sqrt()) @ V.T
+    tr_sqrt = torch.linalg.eigvalsh(s1 @ cov2 @ s1).clamp(min=0).sqrt().sum()
+    return ((mu1 - mu2).square().sum() + cov1.trace() + cov2.trace() - 2 * tr_sqrt).item()
+
+
+def fid(f1, f2):
+    """FID between two feature sets [N, D] (closed form)."""
+    f1, f2 = f1.double(), f2.double()
+    return frechet_distance(f1.mean(0), torch.cov(f1.T), f2.mean(0), torch.cov(f2.T))
+
+
+def fid_resampled(x, y, c, d, gram):
+    """FID of x [N, D] counted c times each against y [M, D] counted d times, with gram = x @ y.T.
+    Exact and fast when N, M < D: the nonzero eigenvalues of C_x C_y are the squared singular values of
+    A B^T / sqrt((N-1)(M-1)), A = diag(sqrt(c)) (x - mu_x), B likewise, and A B^T comes from the gram."""
+    n, m = c.sum(), d.sum()
+    mu, nu = c @ x / n, d @ y / m
+    tr_x = (c * (x - mu).square().sum(1)).sum() / (n - 1)
+    tr_y = (d * (y - nu).square().sum(1)).sum() / (m - 1)
+    ab = (gram - (x @ nu)[:, None] - (y @ mu)[None, :] + mu @ nu) * c.sqrt()[:, None] * d.sqrt()[None, :]
+    ab = ab[c > 0][:, d > 0]
+    small = ab @ ab.T if ab.shape[0] <= ab.shape[1] else ab.T @ ab
+    tr_sqrt = torch.linalg.eigvalsh(small).clamp(min=0).sqrt().sum() / torch.sqrt((n - 1) * (m - 1))
+    return ((mu - nu).square().sum() + tr_x + tr_y - 2 * tr_sqrt).item()
+
+
+def cubic_kernel(a, b):
+    """KID's kernel (a . b / D + 1)^3 between the rows of a [N, D] and b [M, D] -> [N, M]."""
+    return (a @ b.T / a.shape[1] + 1) ** 3
+
+
+def u_mean(k, c):
+    """Mean of k[i, j] over pairs of distinct images i != j, image i counted c[i] times (the U-statistic)."""
+    return ((c @ k @ c - (c * c * k.diagonal()).sum()) / (c.sum() ** 2 - (c * c).sum())).item()
+
+
+def kid_resampled(kxx, kyy, kxy, c, d):
+    """KID: the unbiased MMD^2 with the cubic kernel, from kernel matrices, over distinct-image pairs.
+    With c, d all ones it is the KID of the two full sets."""
+    return u_mean(kxx, c) + u_mean(kyy, d) - 2 * (c @ kxy @ d / (c.sum() * d.sum())).item()
+
+
+def cmmd(e1, e2, sigma=10.0, scale=1000.0, c=None, d=None):
+    """CMMD (Jayasumana et al. 2024): biased MMD^2 with the RBF kernel exp(-|x - y|^2 / (2 sigma^2))
+    over all pairs, diagonals included, x 1000, on L2-normalised CLIP embeddings (c, d: counts)."""
+    e1, e2 = e1.double(), e2.double()
+    c = torch.ones(len(e1), dtype=torch.float64) if c is None else c
+    d = torch.ones(len(e2), dtype=torch.float64) if d is None else d
+    k = lambda a, b, u, v: (u @ torch.exp(-torch.cdist(a, b).square() / (2 * sigma ** 2)) @ v / (u.sum() * v.sum()))
+    return (scale * (k(e1, e1, c, c) + k(e2, e2, d, d) - 2 * k(e1, e2, c, d))).item()
+
+
+@dataclass
+class Reference:
+    """The reference images in feature space: Inception features [M, 2048], their kernel matrix, CLIP embeddings."""
+    inception: torch.Tensor
+    clip: torch.Tensor = None
+    kyy: torch.Tensor = field(init=False)
+
+    def __post_init__(self):
+        self.kyy = cubic_kernel(self.inception, self.inception)
+
+
+@dataclass
+class Features:
+    """One setting's generated images in feature space, with the products every replicate reuses."""
+    inception: torch.Tensor   # [N, 2048] float64
+    gram: torch.Tensor        # inception @ reference.T
+    kxx: torch.Tensor         # cubic kernel among the generated images
+    kxy: torch.Tensor         # ... and against the reference images
+    clip: torch.Tensor = None
+
+    @classmethod
+    def against(cls, x, ref, clip=None):
+        gram = x @ ref.inception.T
+        return cls(inception=x, gram=gram, kxx=cubic_kernel(x, x), kxy=(gram / x.shape[1] + 1) ** 3, clip=clip)
+
+
+def quality(f, ref, c, d, metrics):
+    """{metric: value} of generated features f counted c times against the reference counted d times."""
+    v = dict(fid=fid_resampled(f.inception, ref.inception, c, d, f.gram),
+             kid=kid_resampled(f.kxx, ref.kyy, f.kxy, c, d))
+    if 'cmmd' in metrics:
+        v['cmmd'] = cmmd(f.clip, ref.clip, c=c, d=d)
+    return v
+
+
+# -----------------------------------------------------------------------------
+# the cost model: ms = fixed + a * flow NFE (+ b * sampler NFE), one per run
+
+def design_row(nfe, sampler_nfe, learned):
+    return [1.0, nfe, sampler_nfe] if learned else [1.0, nfe]
+
+
+def fit_cost_model(rows, ms):
+    """Least squares through the settings' median times (one slow round, a busy moment of the machine,
+    moves a median little and a mean a lot). rows: per setting its design_row; ms: per setting its list
+    of timings. -> coefficients [fixed, per flow NFE(, per sampler NFE)]."""
+    X = torch.tensor(rows, dtype=torch.float64)
+    y = torch.tensor([float(np.median(m)) for m in ms], dtype=torch.float64)
+    return torch.linalg.lstsq(X, y[:, None]).solution.flatten()
+
+
+def modelled_ms(coef, row):
+    return float(torch.tensor(row, dtype=torch.float64) @ coef)
+
+
+# -----------------------------------------------------------------------------
+# the bootstrap
+
+@dataclass
+class RunStats:
+    """One run after the bootstrap: point estimates and replicates of every metric of every setting, and its
+    cost model (point and replicates). Settings are indexed as in the run."""
+    est: list           # per setting: {metric: estimate}
+    reps: dict          # metric -> array [n_boot, settings]
+    coef: torch.Tensor
+    coef_reps: list     # n_boot coefficient vectors
+
+
+def bootstrap(features, rows, ms, ref, n_boot, seed, metrics):
+    """Point estimates and n_boot replicates of every metric of every setting, and of every run's cost model.
+    features[r][s]: Features of setting s of run r; rows[r][s]: its design_row, or None when it is not part of
+    the run's cost model (the 'z from data' rows); ms[r][s]: its per-round total ms. In a replicate: one
+    resample of the reference images for all settings, one resample of the timing rounds for all runs (the
+    rounds were interleaved), and one resample of each setting's generated images. -> [RunStats]"""
+    g = torch.Generator().manual_seed(seed + 12345)
+    n_gen, n_ref = len(features[0][0].inception), len(ref.inception)
+    ones_n, ones_m = torch.ones(n_gen, dtype=torch.float64), torch.ones(n_ref, dtype=torch.float64)
+    timed = [[s for s, row in enumerate(run_rows) if row is not None] for run_rows in rows]
+    stats = []
+    for r, run_feats in enumerate(features):
+        fit = fit_cost_model([rows[r][s] for s in timed[r]], [ms[r][s] for s in timed[r]])
+        stats.append(RunStats(est=[quality(f, ref, ones_n, ones_m, metrics) for f in run_feats],
+                              reps={m: np.zeros((n_boot, len(run_feats))) for m in metrics}, coef=fit, coef_reps=[]))
+    rounds = len(ms[0][0])
+    for b in tqdm(range(n_boot), desc='bootstrap'):
+        d = torch.bincount(torch.randint(n_ref, (n_ref,), generator=g), minlength=n_ref).double()
+        pick = torch.randint(rounds, (rounds,), generator=g).tolist()
+        for r, run_feats in enumerate(features):
+            picked = [[ms[r][s][i] for i in pick] for s in timed[r]]
+            stats[r].coef_reps.append(fit_cost_model([rows[r][s] for s in timed[r]], picked))
+            for s, f in enumerate(run_feats):
+                c = torch.bincount(torch.randint(n_gen, (n_gen,), generator=g), minlength=n_gen).double()
+                for m, v in quality(f, ref, c, d, metrics).items():
+                    stats[r].reps[m][b, s] = v
+    return stats
+
+
+def interval(reps, estimate=None):
+    """2.5-97.5 percentile interval of bootstrap replicates; with an estimate, re-centred on it (for metrics whose
+    resamples are biased, like FID's: fewer distinct images)."""
+    shift = 0.0 if estimate is None else estimate - float(np.mean(reps))
+    return [float(np.percentile(reps, 2.5)) + shift, float(np.percentile(reps, 97.5)) + shift]
+
+
+# -----------------------------------------------------------------------------
+# matching: the speedup at matched quality
+
+def plateau_target(base_q, base_ms, base_q_reps):
+    """The baseline's target: the cheapest setting whose quality is statistically indistinguishable
+    from its best (the 95% interval of q(s) - q(best) over the paired replicates includes 0); of two
+    equally cheap ones, the better.
+    base_q [S], base_ms [S], base_q_reps [B, S] -> index of the target setting."""
+    best = int(np.argmin(base_q))
+    diff = base_q_reps - base_q_reps[:, [best]]
+    ok = np.percentile(diff, 2.5, axis=0) <= 0
+    ok[best] = True
+    # ties in cost (same NFE, e.g. euler x16 and midpoint x8) go to the better setting: a user at that cost
+    # would pick it, and the easier target would flatter LeDiFlow
+    return min(np.flatnonzero(ok), key=lambda s: (base_ms[s], base_q[s]))
+
+
+def cheapest_reaching(q, ms, target):
+    """Index of the cheapest setting with quality q <= target (lower is better), or None: only real settings."""
+    idx = np.flatnonzero(np.asarray(q) <= target)
+    return None if len(idx) == 0 else int(idx[np.argmin(np.asarray(ms)[idx])])
+
+
+def time_to_reach(q, ms, target):
+    """The baseline's time to reach `target` along its best-so-far curve (settings sorted by time): linear
+    interpolation between the last setting that misses and the first that reaches it. Never more than that
+    real setting's time, so as a divisor it can only understate LeDiFlow's speedup. None if never reached."""
+    pts = sorted(zip(ms, q))
+    best_ms, best = pts[0]
+    if best <= target:
+        return best_ms
+    for t, v in pts[1:]:
+        if v < best:
+            if v <= target:
+                return best_ms + (t - best_ms) * (best - target) / (best - v)
+            best_ms, best = t, v
+    return None
+
+
+def matched_speedup(ledi_q, ledi_ms, base_q, base_ms, target_idx):
+    """One replicate of the headline matching: -> (speedup, ledi index) or (0.0, None) if LeDiFlow never
+    reaches the target quality in this replicate."""
+    i = cheapest_reaching(ledi_q, ledi_ms, base_q[target_idx])
+    return (0.0, None) if i is None else (base_ms[target_idx] / ledi_ms[i], i)
+
+
+@dataclass
+class Curve:
+    """One run's real settings on one metric, as the matching reads them (S settings, B replicates)."""
+    names: list              # [S] setting names
+    nfe: list                # [S] flow NFE
+    q: np.ndarray            # [S] quality (lower is better)
+    q_reps: np.ndarray       # [B, S]
+    ms: np.ndarray           # [S] modelled ms/img
+    ms_reps: np.ndarray      # [B, S]
+    ms_measured: np.ndarray  # [S] median of the timed rounds
+
+
+def match(ledi, base):
+    """The speedup at matched quality of one LeDiFlow curve over one baseline curve, with its interval,
+    and per LeDiFlow setting the baseline's time to reach it and the largest baseline NFE it beats at 95%.
+    -> dict (what results.json holds under 'speedup')."""
+    target = plateau_target(base.q, base.ms, base.q_reps)
+    ratio, li = matched_speedup(ledi.q, ledi.ms, base.q, base.ms, target)
+    reps = [matched_speedup(ledi.q_reps[b], ledi.ms_reps[b], base.q_reps[b], base.ms_reps[b], target)[0]
+            for b in range(len(ledi.q_reps))]
+    found = li is not None
+    out = dict(target=float(base.q[target]), baseline_setting=base.names[target], baseline_ms=float(base.ms[target]),
+               baseline_ms_measured=float(base.ms_measured[target]), ratio=float(ratio) if found else None,
+               ci=interval(reps) if found else None, reached=float(np.mean([s > 0 for s in reps])),
+               ledi_setting=ledi.names[li] if found else None, ledi_quality=float(ledi.q[li]) if found else None,
+               ledi_ms=float(ledi.ms[li]) if found else None,
+               ledi_ms_measured=float(ledi.ms_measured[li]) if found else None, per_setting=[])
+    nfes = sorted(set(base.nfe))
+    for i, name in enumerate(ledi.names):
+        t = time_to_reach(base.q, base.ms, ledi.q[i])
+        beats = None   # the largest n such that it beats the baseline's best setting at every NFE up to n
+        for n in nfes:
+            at_n = [j for j, b in enumerate(base.nfe) if b == n]
+            if np.percentile(ledi.q_reps[:, i] - base.q_reps[:, at_n].min(1), 97.5) >= 0:
+                break
+            beats = n
+        out['per_setting'].append(dict(setting=name, quality=float(ledi.q[i]), ms=float(ledi.ms[i]), baseline_ms=t,
+                                       speedup=None if t is None else t / ledi.ms[i], beats_nfe=beats))
+    return out
