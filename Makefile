@@ -23,14 +23,12 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
 
-# The README's headline comparison (README, "Headline"; run it on an otherwise idle machine: the equal-compute
-# step and the timings measure wall time). LeDiFlow: aux 800, flow 2000, sampler 4000 iterations (config/emoji.py
-# otherwise; its one-token sampler runs 4000 iterations in the ~3 min the paper's sampler took for 2000). The
-# baseline gets its best settings (equal footing): the gaussian prior with the same flow network and flow
-# iterations and a logit-normal t (clearly better than uniform for it, worse for LeDiFlow: README, What
-# moves the speedup), and once more trained on to LeDiFlow's total training wall time (equal compute). Then
-# evaluate.py with 95% intervals: 25 settings x 400 samples; Inception runs at ~10 img/s on 2 CPU cores, so the
-# evaluation takes about 20 minutes (raise EVAL_SAMPLES on a GPU).
+# The README's headline comparison (results/headline-2026-11/results.md; docs/experiments.md says what it does and
+# does not show). Run it on an otherwise idle machine: the equal-compute step and the timings measure wall time.
+# LeDiFlow: aux 800, flow 2000, sampler 4000 iterations (config/emoji.py otherwise). The baseline gets its better
+# training t (logit-normal) and the same flow network and iterations, and once more trained on to LeDiFlow's total
+# training wall time (equal compute). Then evaluate.py with 95% intervals: 25 settings x 400 samples; Inception
+# runs at ~10 img/s on 2 CPU cores, so the evaluation takes about 20 minutes (raise EVAL_SAMPLES on a GPU).
 H = config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=1000
 HEADLINE_ITERS = 2000
 HEADLINE_SAMPLER_ITERS = 4000
