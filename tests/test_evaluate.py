@@ -168,9 +168,69 @@ def test_speedup_interval_covers_the_true_ratio():
         ledi = fake_curve(True, ledi_settings, ledi_ms, ledi_q, 0.7, rng, 200)
         base = fake_curve(False, base_settings, base_ms, base_q, 0.7, rng, 200)
         s = MT.match(ledi, base)
-        assert s['ledi_ms'] in list(ledi.ms)
+        assert s['ledi_ms'] in list(ledi.ms) and 0 <= s['target_kept'] <= 1
+        t = base.names.index(s['baseline_setting'])
+        assert s['ratio_measured'] == pytest.approx(base.ms_measured[t] / s['ledi_ms_measured'])
         covered += s['ci'] is not None and s['ci'][0] <= true_ratio <= s['ci'][1]
     assert covered >= 40, covered
+
+
+def test_bootstrap_pairs_the_settings_of_a_run():
+    """Settings of one run share each replicate's resample of the generated images (they come from the same seeds):
+    two settings with identical features differ by exactly 0 in every replicate. Another run is resampled on its
+    own: the same features there give a difference interval of real width."""
+    g = torch.Generator().manual_seed(0)
+    ref = MT.Reference(inception=torch.randn(60, 16, generator=g, dtype=torch.float64))
+    x = torch.randn(40, 16, generator=g, dtype=torch.float64) + 0.3
+    runs = [[MT.Features.against(x, ref), MT.Features.against(x.clone(), ref)], [MT.Features.against(x.clone(), ref)]]
+    rows = [[MT.design_row(1, 0, False), MT.design_row(2, 0, False)], [MT.design_row(1, 0, False)]]
+    ms = [[[1.0, 1.1, 0.9], [2.0, 2.1, 1.9]], [[1.0, 1.2, 0.8]]]
+    stats = MT.bootstrap(runs, rows, ms, ref, 200, 0, ['fid', 'kid'])
+    for m in ('fid', 'kid'):
+        lo, hi = MT.interval(stats[0].reps[m][:, 1] - stats[0].reps[m][:, 0])
+        assert lo == hi == 0
+        lo, hi = MT.interval(stats[1].reps[m][:, 0] - stats[0].reps[m][:, 0])
+        assert hi - lo > 0.1 * abs(stats[0].est[0][m]), (m, lo, hi)
+    assert len(stats[0].coef_reps) == 200 and stats[0].coef.tolist() == pytest.approx([0.0, 1.0], abs=1e-9)
+
+
+def test_paired_interval_of_a_difference_covers_the_truth_and_is_narrow():
+    """Synthetic paired data with a known answer: setting B is setting A's images shifted by delta, so their
+    covariances are equal and FID(B) - FID(A) = |delta|^2 + 2 delta . (mean_A - mean_ref); with A and the reference
+    drawn from the same N(0, I), the true difference is |delta|^2. The 95% interval of the paired difference covers
+    it in at least 17 of 20 trials, and is much narrower than the interval of the same difference taken unpaired
+    (B as another run, resampled independently)."""
+    covered, paired_w, unpaired_w = 0, [], []
+    delta = torch.full((8,), 0.08, dtype=torch.float64)
+    truth = float(delta @ delta)
+    for trial in range(20):
+        g = torch.Generator().manual_seed(100 + trial)
+        ref = MT.Reference(inception=torch.randn(80, 8, generator=g, dtype=torch.float64))
+        a = torch.randn(60, 8, generator=g, dtype=torch.float64)
+        runs = [[MT.Features.against(a, ref), MT.Features.against(a + delta, ref)], [MT.Features.against(a + delta, ref)]]
+        rows = [[MT.design_row(1, 0, False), MT.design_row(2, 0, False)], [MT.design_row(1, 0, False)]]
+        ms = [[[1.0, 1.0], [2.0, 2.0]], [[1.0, 1.0]]]
+        stats = MT.bootstrap(runs, rows, ms, ref, 150, trial, ['fid'])
+        est = stats[0].est[1]['fid'] - stats[0].est[0]['fid']
+        lo, hi = MT.interval(stats[0].reps['fid'][:, 1] - stats[0].reps['fid'][:, 0], est)
+        covered += lo <= truth <= hi
+        paired_w.append(hi - lo)
+        u_lo, u_hi = MT.interval(stats[1].reps['fid'][:, 0] - stats[0].reps['fid'][:, 0], est)
+        unpaired_w.append(u_hi - u_lo)
+    assert covered >= 17, covered
+    assert np.mean(paired_w) < 0.5 * np.mean(unpaired_w), (np.mean(paired_w), np.mean(unpaired_w))
+
+
+def test_split_indices_are_disjoint_fixed_and_keep_z_from_data_out_of_the_reference():
+    tune_ref, tune_others = E.split_indices(3391, 'tune', 1000)
+    test_ref, test_others = E.split_indices(3391, 'test', 1000)
+    assert len(tune_ref) == len(test_ref) == 1000
+    assert not set(tune_ref.tolist()) & set(test_ref.tolist())
+    for ref, others in ((tune_ref, tune_others), (test_ref, test_others)):
+        assert not set(ref.tolist()) & set(others.tolist()) and len(ref) + len(others) == 3391
+    assert torch.equal(E.split_indices(3391, 'tune', 1000)[0], tune_ref)            # fixed, whatever the seed
+    ref, others = E.split_indices(3391, 'test', 0)                                  # 0 = the whole half ...
+    assert len(ref) == 3391 - 3391 // 2 and not set(ref.tolist()) & set(others.tolist())   # ... z from data outside it
 
 
 def test_quantised_features_equal_those_of_the_saved_png(tmp_path):
@@ -224,10 +284,18 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     assert 'training' in meta['runs'][0]['train'] and meta['runs'][0]['train_seconds'] > 0
     for f in ('results.md', 'results.csv', 'quality_vs_time.png', 'quality_vs_time_kid.png'):
         assert os.path.getsize(tmp_path / 'eval' / f) > 0
+    assert meta['split'] == 'tune' and meta['generation_seed'] == meta['seed'] and len(meta['ref_indices']) == 30
     # fixed seeds: a rerun (with the cached reference features) gives the same quality numbers and intervals
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
     assert [(r['fid'], r['fid_ci'], r['kid']) for r in again['rows']] == [(r['fid'], r['fid_ci'], r['kid']) for r in rows]
+    # the test split: other reference images, other generation seeds
+    run('evaluate.py', *args[:2], "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", "--eval_fm=['euler:2']",
+        *args[5:], '--eval_split=test', f'--eval_dir={tmp_path}/eval_test')
+    test_meta = json.load(open(tmp_path / 'eval_test' / 'results.json'))['meta']
+    assert test_meta['split'] == 'test' and test_meta['generation_seed'] != meta['generation_seed']
+    assert not set(test_meta['ref_indices']) & set(meta['ref_indices'])
+    assert test_meta['ref_indices_sha1'] != meta['ref_indices_sha1']
 
 
 def test_save_npz_reloads_the_same_pixels(tiny_config, tmp_path):

@@ -109,12 +109,13 @@ def test_three_stages_sample_and_evaluate_on_latents(latents, tmp_path):
     assert row['method'] == 'LeDiFlow' and row['latent'] and row['ms_vae'] > 0
     assert row['fid_ci'][0] <= row['fid'] <= row['fid_ci'][1]
     # quality is measured in image space: the reference features are the network's features of the source
-    # *pixel* images (the first 16 of evaluate's seeded permutation), not of the latents
+    # *pixel* images (16 of the tune split's), not of the latents
     import evaluate
     pixels = np.load(d / 'pixels.npy')
-    perm = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(res['meta']['seed']))[:16]
+    ref_idx, _ = evaluate.split_indices(len(pixels), 'tune', 16)
+    assert sorted(ref_idx.tolist()) == res['meta']['ref_indices']
     expected = evaluate.inception_features(torch.jit.load(str(tmp_path / 'inc.pt')),
-                                           torch.from_numpy(pixels[np.sort(perm.numpy())]).permute(0, 3, 1, 2))
+                                           torch.from_numpy(pixels[np.sort(ref_idx.numpy())]).permute(0, 3, 1, 2))
     cached = [f for f in os.listdir(tmp_path / 'ev') if f.startswith('ref_')]
     assert len(cached) == 1
     torch.testing.assert_close(torch.load(tmp_path / 'ev' / cached[0], weights_only=True)['inception'], expected,
