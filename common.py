@@ -130,12 +130,16 @@ def sampler_model_args(cfg, z_shape):
                 z_shape=None)
 
 
-def all_ranks_finite_or_die(loss, grad_norm, stage, it, skip_nonfinite, fp16=False):
-    """The finite check before an optimizer step, agreed by every rank (all-reduced): True if the
-    loss and gradient norm are finite everywhere. Otherwise the run stops naming the stage and
-    iteration, before the weights change (the last checkpoint stays good), or, with skip_nonfinite,
-    returns False and the caller skips the batch. float16: an overflowing gradient is routine (the
-    GradScaler skips that step and lowers its scale): False, without stopping."""
+_skipped_in_a_row = {}   # per stage: optimizer steps skipped one after another (all_ranks_finite_or_die)
+
+
+def all_ranks_finite_or_die(loss, grad_norm, stage, it, skip_nonfinite, fp16=False, max_in_a_row=50):
+    """The finite check before an optimizer step, agreed by every rank (a collective all-reduce: call it on every
+    rank; it may end the process): True if the loss and gradient norm are finite everywhere. Otherwise the run
+    stops naming the stage and iteration, before the weights change (the last checkpoint stays good), or, with
+    skip_nonfinite, returns False and the caller skips the batch. float16: an overflowing gradient is routine (the
+    GradScaler skips that step and lowers its scale): False, without stopping. But max_in_a_row skipped steps one
+    after another (the scaler cannot fix a gradient that is NaN at every scale) stop the run: it cannot learn."""
     bad = torch.stack([~torch.isfinite(loss.detach()), ~torch.isfinite(grad_norm)]).float()
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(bad, op=dist.ReduceOp.MAX)
@@ -143,7 +147,14 @@ def all_ranks_finite_or_die(loss, grad_norm, stage, it, skip_nonfinite, fp16=Fal
     if (bad_loss or (bad_grad and not fp16)) and not skip_nonfinite:
         die(f'stage {stage}: non-finite loss ({loss.item()}) or gradient at iteration {it}; stopped, the last '
             f'checkpoint is kept. Lower lr, raise warmup_iters, or pass --skip_nonfinite=True to skip such batches')
-    return not (bad_loss or bad_grad)
+    ok = not (bad_loss or bad_grad)
+    _skipped_in_a_row[stage] = 0 if ok else _skipped_in_a_row.get(stage, 0) + 1
+    if _skipped_in_a_row[stage] >= max_in_a_row:
+        die(f'stage {stage}: {_skipped_in_a_row[stage]} optimizer steps in a row skipped for a non-finite loss or '
+            f'gradient (the last at iteration {it}); stopped, the last checkpoint is kept. '
+            + ('float16 cannot represent these gradients: use --dtype=bfloat16 or float32, or lower lr'
+               if fp16 else 'Lower lr or raise warmup_iters'))
+    return ok
 
 
 def check_ranks_in_sync(model, master):

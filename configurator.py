@@ -71,9 +71,12 @@ def parse_value(s):
         return s  # a bare word, e.g. --device=cpu
 
 
-def configure(argv=None):
-    """-> dict of every config key, after defaults, config files and --key=value overrides."""
+def configure(argv=None, set_by=None):
+    """-> dict of every config key, after defaults, config files and --key=value overrides. If a dict set_by is
+    given, it receives, for every key that a config file or the command line set, where: the file's path or
+    'command line' (sample.py uses it to let a run's own settings fill in what neither gave)."""
     argv = sys.argv[1:] if argv is None else argv
+    set_by = {} if set_by is None else set_by
     cfg = _exec_file(DEFAULTS, {})
     defaults = dict(cfg)  # types are checked against the defaults
     for arg in argv:
@@ -84,6 +87,7 @@ def configure(argv=None):
                     _unknown(k, defaults, f'in {arg}')
                 if v is not cfg[k]:
                     cfg[k] = _check_type(k, v, defaults[k], f'in {arg}')
+                    set_by[k] = arg
             continue
         if '=' not in arg:
             fail(f"'{arg}' has no value; write --key=value")
@@ -91,6 +95,7 @@ def configure(argv=None):
         if key not in defaults:
             _unknown(key, defaults, 'on the command line')
         cfg[key] = _check_type(key, parse_value(s), defaults[key], 'on the command line')
+        set_by[key] = 'command line'
     return cfg
 
 

@@ -405,9 +405,10 @@ class HDiT(nn.Module):
     def __init__(self, channels=3, image_size=(32, 32), patch=2, widths=(128, 256), depths=(2, 4), d_head=32,
                  ff_mult=3, kernel=7, mapping_width=256, mapping_depth=2, z_shape=None):
         super().__init__()
-        check_grid(image_size, patch, len(widths), 'flow model')
+        what = 'latent sampler' if len(widths) == 1 and kernel is None else 'flow model'   # for the errors below
+        check_grid(image_size, patch, len(widths), what)
         if len(depths) != len(widths):
-            raise ValueError(f'flow model: {len(widths)} widths but {len(depths)} depths')
+            raise ValueError(f'{what}: {len(widths)} widths but {len(depths)} depths')
         n = len(widths)
         self.z_shape = tuple(z_shape) if z_shape else None
         in_ch = channels + (self.z_shape[0] if self.z_shape else 0)

@@ -29,7 +29,9 @@ These modes live here, not in a script of their own: each is ~15 lines on top of
 models, and the shared helpers (encode, invert, prior sample, solve) read best next to plain sampling.
 
 Loads the EMA weights of out_dir/{aux,flow,sampler}.pt (refusing a flow model or sampler that was
-trained against another aux checkpoint) and prints solver, steps, NFE and ms per image.
+trained against another aux checkpoint) and prints solver, steps, NFE and ms per image. The sampling
+settings (steps, solver, sampler_steps, sampler_solver, tau) come from the command line, else a config file
+given, else the run's own config stored in flow.pt, else config/defaults.py; a line says which.
 """
 import math
 import os
@@ -48,18 +50,27 @@ from configurator import configure, take
 
 # -----------------------------------------------------------------------------
 # the settings this script reads (config/defaults.py defines and explains every key)
-cfg = configure()
+set_by = {}   # key -> the config file or 'command line' that set it
+cfg = configure(set_by=set_by)
 out_dir, device, dtype, use_natten, seed, allow_mismatch, vae, output, save_npz, grid_upscale = take(
     cfg, 'out_dir device dtype use_natten seed allow_mismatch vae output save_npz grid_upscale')
-steps, solver, sampler_steps, sampler_solver, tau = take(cfg, 'steps solver sampler_steps sampler_solver tau')
 num_samples, sample_batch_size, mode, image, image2, frames = take(
     cfg, 'num_samples sample_batch_size mode image image2 frames')
 mask, box, border, variations, strength, invert_steps = take(cfg, 'mask box border variations strength invert_steps')
 interp, rescale_noise = take(cfg, 'interp rescale_noise')
-if solver not in M.TABLEAUS or sampler_solver not in M.TABLEAUS:
-    die(f"unknown solver '{solver if solver not in M.TABLEAUS else sampler_solver}'; choose one of {', '.join(M.TABLEAUS)}")
-if min(steps, sampler_steps, invert_steps, num_samples, frames, variations) < 1:
-    die('steps, sampler_steps, invert_steps, num_samples, frames and variations must be >= 1')
+
+
+def check_sampling(cfg):
+    if cfg['solver'] not in M.TABLEAUS or cfg['sampler_solver'] not in M.TABLEAUS:
+        bad = cfg['solver'] if cfg['solver'] not in M.TABLEAUS else cfg['sampler_solver']
+        die(f"unknown solver '{bad}'; choose one of {', '.join(M.TABLEAUS)}")
+    if min(cfg['steps'], cfg['sampler_steps']) < 1:
+        die('steps and sampler_steps must be >= 1')
+
+
+check_sampling(cfg)   # what the command line and config files gave, before any work
+if min(invert_steps, num_samples, frames, variations) < 1:
+    die('invert_steps, num_samples, frames and variations must be >= 1')
 if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
     die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
 if interp not in ('linear', 'slerp'):
@@ -72,6 +83,16 @@ print(compute_line(device, dtype))
 
 flow, aux, sampler, flow_ck = load_run(out_dir, device, allow_mismatch)
 learned = aux is not None
+
+# the sampling settings: the command line, then a config file given, then the run's own config (stored in
+# flow.pt: config/ffhq.py's 4 sampler steps reach `python sample.py --out_dir=out/ffhq`), then the defaults
+SAMPLING = 'steps solver sampler_steps sampler_solver tau'
+for key in SAMPLING.split():
+    if key not in set_by and key in flow_ck.get('config', {}):
+        cfg[key], set_by[key] = flow_ck['config'][key], f'{out_dir}/flow.pt'
+check_sampling(cfg)
+steps, solver, sampler_steps, sampler_solver, tau = take(cfg, SAMPLING)
+print('sampling settings: ' + ', '.join(f'{k} {cfg[k]} ({set_by.get(k, "default")})' for k in SAMPLING.split()))
 if not learned and mode != 'sample':
     die(f"--mode={mode} needs LeDiFlow's latent space; {out_dir}/flow.pt is the gaussian-prior baseline")
 C, H, W = flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size']

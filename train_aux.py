@@ -31,8 +31,9 @@ t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (tr
 out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
     cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
-lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
-    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
+lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = take(
+    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay')
+skip_nonfinite, max_skipped_in_a_row = take(cfg, 'skip_nonfinite max_skipped_in_a_row')
 log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 kl_weight, aux_batch_size, aux_max_iters = take(cfg, 'kl_weight aux_batch_size aux_max_iters')
@@ -50,11 +51,13 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
+if master:   # first, so that it shows even when a later check stops the run
+    print(compute_line(device, dtype, compile), flush=True)
 dataset = load_data(data, image_size)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
-ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
 os.makedirs(out_dir, exist_ok=True)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'aux.pt')
@@ -71,7 +74,6 @@ ck = init_state(init_from, ckpt_path, 'auxiliary model', model_args, raw_model, 
 it, run_id = (ck['iter'], ck['run_id']) if ck else (0, uuid.uuid4().hex)
 seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
 if master:
-    print(compute_line(device, dtype, compile))
     print(f'aux model: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, z {list(raw_model.z_shape)}, '
           f'data {N} x {H}x{W}x{C}, batch {batch_size} on {world} x {device}, from iteration {it}')
 model = torch.compile(raw_model) if compile else raw_model   # what the loop calls; raw_model holds the weights
@@ -142,7 +144,8 @@ while it < max_iters:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if all_ranks_finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite, fp16=scaler.is_enabled()):
+    if all_ranks_finite_or_die(losses[0], grad_norm, 'aux', it, skip_nonfinite, fp16=scaler.is_enabled(),
+                               max_in_a_row=max_skipped_in_a_row):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))

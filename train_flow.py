@@ -31,8 +31,9 @@ t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (tr
 out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
     cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
-lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
-    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
+lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = take(
+    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay')
+skip_nonfinite, max_skipped_in_a_row = take(cfg, 'skip_nonfinite max_skipped_in_a_row')
 log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 prior, tau, w_max, t_dist = take(cfg, 'prior tau w_max t_dist')
@@ -46,9 +47,6 @@ if prior not in ('learned', 'gaussian'):
 if t_dist not in ('uniform', 'logit_normal'):
     die(f"t_dist must be 'uniform' or 'logit_normal', got '{t_dist}'")
 learned = prior == 'learned'
-if learned and not os.path.isfile(os.path.join(out_dir, 'aux.pt')):
-    die(f"prior='learned' needs the stage-1 checkpoint {os.path.join(out_dir, 'aux.pt')}: run train_aux.py with "
-        f"the same out_dir first, or train the baseline with --prior=gaussian")
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, data, precision
@@ -59,12 +57,17 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
+if master:   # first, so that it shows even when a later check stops the run
+    print(compute_line(device, dtype, compile), flush=True)
+if learned and not os.path.isfile(os.path.join(out_dir, 'aux.pt')):
+    die(f"prior='learned' needs the stage-1 checkpoint {os.path.join(out_dir, 'aux.pt')}: run train_aux.py with "
+        f"the same out_dir first, or train the baseline with --prior=gaussian")
 aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
 dataset = load_data(data, image_size, aux_ck)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
-ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
 os.makedirs(out_dir, exist_ok=True)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'flow.pt')
@@ -81,7 +84,6 @@ ck = init_state(init_from, ckpt_path, 'flow model', model_args, raw_model, ema, 
 it = ck['iter'] if ck else 0
 seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
 if master:
-    print(compute_line(device, dtype, compile))
     print(f"flow model ({'LeDiFlow, learned prior' if learned else 'FM baseline, gaussian prior'}): "
           f'{sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, data {N} x {H}x{W}x{C}, '
           f'batch {batch_size} on {world} x {device}, from iteration {it}')
@@ -161,7 +163,8 @@ while it < max_iters:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if all_ranks_finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite, fp16=scaler.is_enabled()):
+    if all_ranks_finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite, fp16=scaler.is_enabled(),
+                               max_in_a_row=max_skipped_in_a_row):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))

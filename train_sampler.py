@@ -33,8 +33,9 @@ t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (tr
 out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
     cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
-lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay, skip_nonfinite = take(
-    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay skip_nonfinite')
+lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = take(
+    cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay')
+skip_nonfinite, max_skipped_in_a_row = take(cfg, 'skip_nonfinite max_skipped_in_a_row')
 log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 # the network: sampler_patch, sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping_width
@@ -61,6 +62,8 @@ micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank a
 torch.manual_seed(seed)   # the initial weights: the same on every rank
 dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
 ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
+if master:   # first, so that it shows even when a later check stops the run
+    print(compute_line(device, dtype, compile), flush=True)
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
 aux, aux_ck = load_aux(out_dir, device)
 dataset = load_data(data, image_size, aux_ck)
@@ -115,7 +118,6 @@ seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of th
 if teacher is not None and ck is None:   # a reflowed sampler's training time includes its teacher's
     seconds_before = teacher_ck.get('train_seconds', 0.0)
 if master:
-    print(compute_line(device, dtype, compile))
     what = (f'reflow of {sampler_reflow_from}: {len(n_all)} pairs ({sampler_reflow_steps} midpoint steps)'
             if teacher is not None else f'{len(mu_all)} latents' + (' (images and mirror images)' if flip else ''))
     print(f'latent sampler: {sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, '
@@ -189,7 +191,8 @@ while it < max_iters:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
-    if all_ranks_finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite, fp16=scaler.is_enabled()):
+    if all_ranks_finite_or_die(loss_mean, grad_norm, 'sampler', it, skip_nonfinite, fp16=scaler.is_enabled(),
+                               max_in_a_row=max_skipped_in_a_row):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
         with torch.no_grad():   # EMA of the weights; its decay warms up as min(ema_decay, (1 + it) / (10 + it))
             d = min(ema_decay, (1 + it) / (10 + it))

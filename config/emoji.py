@@ -5,7 +5,6 @@
 #   python train_sampler.py config/emoji.py && python sample.py config/emoji.py
 out_dir = 'out/emoji'
 data = 'data/emoji/emoji32.npz'
-device = 'cpu'
 
 warmup_iters = 100
 ema_decay = 0.995

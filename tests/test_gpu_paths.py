@@ -104,3 +104,11 @@ def test_use_natten_setting_reaches_the_attention(tiny_config, monkeypatch):
     import model as M
     monkeypatch.setattr(M, 'USE_NATTEN', False)
     assert 'use_natten=False' in M.attention_path('cuda')
+
+
+def test_start_up_line_comes_before_any_check(tmp_path):
+    """docs/gpu.md's attention-path check, `python train_flow.py config/ffhq.py --max_iters=1 | head -1`, prints the
+    start-up line even where no aux.pt or data exists yet (the missing checkpoint's error follows on stderr)."""
+    p = run('train_flow.py', 'config/ffhq.py', '--max_iters=1', f'--out_dir={tmp_path}/none', check=False)
+    assert p.returncode == 1 and "prior='learned' needs the stage-1 checkpoint" in p.stderr
+    assert p.stdout.splitlines()[0].startswith('compute: cpu, bfloat16 autocast, torch.compile; neighborhood attention:')

@@ -54,8 +54,10 @@ def randomize_zero_init(model, std=0.05):
 
 
 def test_bad_sizes_are_clear_errors():
-    with pytest.raises(ValueError, match='not divisible by patch_size'):
+    with pytest.raises(ValueError, match='^flow model: input size .* not divisible by patch_size'):
         tiny_flow(image_size=(30, 32))
+    with pytest.raises(ValueError, match='^latent sampler: input size'):   # the error names the network it is about
+        M.HDiT(channels=4, image_size=(4, 4), patch=3, widths=(32,), depths=(1,), d_head=8, kernel=None)
     with pytest.raises(ValueError, match='head dim'):
         tiny_flow(widths=(12, 32, 32))
 

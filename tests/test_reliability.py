@@ -123,6 +123,20 @@ def test_skip_nonfinite_counts_and_continues(tiny_config, tmp_path):
     assert ck['iter'] == 3 and all(torch.isfinite(v).all() for v in ck['model'].values())
 
 
+def test_steps_skipped_one_after_another_stop_the_run(tiny_config, tmp_path):
+    """A run whose every step is skipped (here tau = inf makes every loss non-finite, skipped by skip_nonfinite;
+    on a GPU, float16 gradients that overflow at every scale) would skip forever: max_skipped_in_a_row stops it
+    with a one-line error, in float32 and in float16."""
+    run('train_aux.py', tiny_config, '--max_iters=2')
+    for dtype in ('float32', 'float16'):
+        p = run('train_flow.py', tiny_config, '--tau=1e400', '--skip_nonfinite=True', '--max_iters=10',
+                '--max_skipped_in_a_row=4', f'--dtype={dtype}', check=False)
+        assert p.returncode == 1 and 'Traceback' not in p.stderr, p.stderr
+        assert 'stage flow: 4 optimizer steps in a row skipped' in p.stderr and 'iteration 3' in p.stderr
+        assert ('use --dtype=bfloat16 or float32' in p.stderr) == (dtype == 'float16')
+    # fewer than the limit: the run goes on and counts them (test_skip_nonfinite_counts_and_continues)
+
+
 def test_prepare_bad_and_odd_files(tmp_path):
     from prepare import prepare
     src = tmp_path / 'imgs'

@@ -58,6 +58,22 @@ def test_gaussian_baseline(tiny_config, tmp_path):
     assert os.path.isfile(out / 'samples_euler3.png')
 
 
+def test_sample_takes_the_runs_sampling_settings_unless_told(tiny_config, tmp_path):
+    """Order: the command line, then a config file given, then the run's own config (flow.pt), then the defaults;
+    the line 'sampling settings' says where each came from."""
+    out = tmp_path / 'fm'
+    run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={out}', '--steps=3', '--solver=heun2')
+    p = run('sample.py', f'--out_dir={out}', '--num_samples=2')                      # the run's own: heun2 x 3
+    assert f'steps 3 ({out}/flow.pt), solver heun2 ({out}/flow.pt)' in p.stdout and 'NFE 6' in p.stdout
+    assert 'sampling settings:' in p.stdout and 'tau 1.0 (' in p.stdout
+    cfg = tmp_path / 'two_steps.py'
+    cfg.write_text('steps = 2\n')
+    p = run('sample.py', str(cfg), f'--out_dir={out}', '--num_samples=2')             # a config file beats the run
+    assert f'steps 2 ({cfg}), solver heun2 ({out}/flow.pt)' in p.stdout and 'NFE 4' in p.stdout
+    p = run('sample.py', str(cfg), f'--out_dir={out}', '--num_samples=2', '--steps=1', '--solver=euler')
+    assert 'steps 1 (command line), solver euler (command line)' in p.stdout and 'NFE 1' in p.stdout
+
+
 @pytest.mark.parametrize('script,stage', [('train_aux.py', 'aux'), ('train_flow.py', 'flow'),
                                           ('train_sampler.py', 'sampler')])
 def test_resume_equals_unbroken_run(tiny_config, tmp_path, script, stage):
