@@ -13,8 +13,9 @@ progress bar, resumable: run the same command again after an interruption.
 
 Every image is composited on white (transparent pixels), center-cropped to a square and resized
 with LANCZOS. Unreadable or truncated files are skipped and counted, not fatal. Files are taken
-in sorted order, so the array is the same on every machine. `.npz` output is compressed (used
-for the small embedded emoji set); `.npy` output is written in place and can be memory-mapped.
+in sorted order, so the array is the same on every machine. `.npy` output is written image by image
+(the peak memory does not grow with the number of images: 70,000 FFHQ images at 256 need no 14 GB)
+and memory-mapped by the training scripts; `.npz` output is compressed (the small embedded emoji set).
 """
 import argparse
 import json
@@ -56,6 +57,30 @@ def list_images(src):
     return sorted(files)
 
 
+def _npy_header(shape):
+    """The .npy header (format 1.0) of a uint8 array of this shape."""
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {'descr': '|u1', 'fortran_order': False, 'shape': shape})
+    return buf.getvalue()
+
+
+def _fix_npy_count(path, old, new, n_bytes):
+    """Rewrite the header of the .npy at path for fewer images than it was started for. The header is padded to
+    64 bytes, so the new one has the old one's length in practice; if not, the data is copied behind it in chunks."""
+    if len(new) == len(old):
+        with open(path, 'r+b') as f:
+            f.write(new)
+            f.truncate(len(new) + n_bytes)
+        return
+    with open(path, 'rb') as src, open(path + '.fix', 'wb') as dst:
+        src.seek(len(old))
+        dst.write(new)
+        for _ in range(0, n_bytes, 1 << 24):
+            dst.write(src.read(min(1 << 24, n_bytes - dst.tell() + len(new))))
+    os.replace(path + '.fix', path)
+
+
 def prepare(src, out, size, workers=None):
     if not os.path.isdir(src):
         sys.exit(f"error: '{src}' is not a folder")
@@ -64,32 +89,36 @@ def prepare(src, out, size, workers=None):
     files = list_images(src)
     if not files:
         sys.exit(f"error: no image files ({', '.join(sorted(EXTS))}) found under {src}")
-    images, skipped = [], {}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp, skipped, count = out + '.tmp', {}, 0
     workers = workers or min(8, os.cpu_count() or 1)
-    with Pool(workers) as pool:
-        it = pool.imap(_load, [(f, size) for f in files], chunksize=16)
+    # Written as they come, never held together: a .npy header for all files, then each image's bytes appended
+    # with plain writes (page cache, not this process's memory), so the peak memory does not grow with the
+    # number of images. Skipped files leave the header too large: it is rewritten for the true count.
+    header = lambda n: _npy_header((n, size, size, 3))
+    with open(tmp, 'wb') as f, Pool(workers) as pool:
+        f.write(header(len(files)))
+        it = pool.imap(_load, [(fn, size) for fn in files], chunksize=16)
         for a in tqdm(it, total=len(files), desc=f'prepare {size}x{size}'):
             if isinstance(a, str):
                 skipped[a] = skipped.get(a, 0) + 1
             else:
-                images.append(a)
-    if not images:
+                f.write(np.ascontiguousarray(a).tobytes())
+                count += 1
+    if not count:
+        os.remove(tmp)
         sys.exit(f'error: none of the {len(files)} image files under {src} could be used ({skipped})')
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + '.tmp'
-    if out.endswith('.npz'):
-        with open(tmp, 'wb') as f:
-            np.savez_compressed(f, images=np.stack(images))
-    else:
-        arr = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(len(images), size, size, 3))
-        for i, a in enumerate(images):
-            arr[i] = a
-        arr.flush()
-        del arr
+    if count < len(files):
+        _fix_npy_count(tmp, header(len(files)), header(count), count * size * size * 3)
+    if out.endswith('.npz'):   # the small embedded set: compressed, loaded whole
+        images = np.load(tmp)
+        with open(tmp + '.npz', 'wb') as f:
+            np.savez_compressed(f, images=images)
+        os.replace(tmp + '.npz', tmp)
     os.replace(tmp, out)
     why = ', '.join(f'{n} {reason}' for reason, n in sorted(skipped.items())) or 'none'
-    print(f'wrote {out}: {len(images)} images of {size}x{size}x3; skipped: {why}')
-    return len(images), skipped
+    print(f'wrote {out}: {count} images of {size}x{size}x3; skipped: {why}')
+    return count, skipped
 
 
 def encode(src, out, vae_path, size, batch=32, device='auto'):
@@ -106,6 +135,12 @@ def encode(src, out, vae_path, size, batch=32, device='auto'):
     images = np.load(src)['images'] if src.endswith('.npz') else np.load(src, mmap_mode='r')
     if images.dtype != np.uint8 or images.ndim != 4:
         sys.exit(f"error: '{src}' must be a uint8 image array [N, H, W, 3] from data/prepare.py")
+
+    def read(i, j):   # images[i:j], through a memory map opened for this batch alone: the pages it read are
+        if src.endswith('.npz'):   # released with it, so the peak memory does not grow with the data set
+            return images[i:j]
+        m = np.load(src, mmap_mode='r')
+        return np.array(m[i:j])
     device = ('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device
     vae = load_vae(vae_path, device)
     meta = vae_meta(vae, vae_path, images.shape[1])
@@ -119,7 +154,7 @@ def encode(src, out, vae_path, size, batch=32, device='auto'):
         return
     to_tensor = lambda a: torch.from_numpy(np.array(a)).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1
     with torch.no_grad():
-        c, h, w = vae_encode(vae, meta, to_tensor(images[:1])).shape[1:]
+        c, h, w = vae_encode(vae, meta, to_tensor(read(0, 1))).shape[1:]
     partial, progress = out + '.partial.npy', out + '.progress.json'
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     done = 0
@@ -129,21 +164,22 @@ def encode(src, out, vae_path, size, batch=32, device='auto'):
             sys.exit(f"error: an interrupted encoding '{partial}' was made with {state['meta']['vae']} from "
                      f"{state['meta']['source']}; refusing to mix: delete it or use the same --vae and --src")
         done = state['done']
-        arr = np.load(partial, mmap_mode='r+')
         print(f'resuming the encoding at {done}/{len(images)}')
     else:
-        arr = np.lib.format.open_memmap(partial, mode='w+', dtype=np.float16, shape=(len(images), h, w, c))
+        np.lib.format.open_memmap(partial, mode='w+', dtype=np.float16, shape=(len(images), h, w, c)).flush()
     with torch.no_grad():
         for i in tqdm(range(done, len(images), batch), initial=done // batch, total=-(-len(images) // batch),
                       desc=f'encode with {os.path.basename(vae_path.rstrip("/"))}'):
-            z = vae_encode(vae, meta, to_tensor(images[i:i + batch]))
+            z = vae_encode(vae, meta, to_tensor(read(i, i + batch)))
+            arr = np.load(partial, mmap_mode='r+')   # opened per batch, like the images
             arr[i:i + len(z)] = z.permute(0, 2, 3, 1).cpu().numpy().astype(np.float16)
             arr.flush()
+            del arr
             with open(progress + '.tmp', 'w') as f:
                 json.dump(dict(meta=meta, done=i + len(z)), f)
             os.replace(progress + '.tmp', progress)
-    stats = (float(arr[:1000].astype(np.float32).mean()), float(arr[:1000].astype(np.float32).std()))
-    del arr
+    first = np.load(partial, mmap_mode='r')[:1000].astype(np.float32)
+    stats = (float(first.mean()), float(first.std()))
     with open(meta_path(out), 'w') as f:
         json.dump(meta, f, indent=1)
     os.replace(partial, out)
