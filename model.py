@@ -546,9 +546,14 @@ def generate(flow, aux=None, sampler=None, n=16, steps=1, solver='midpoint', sam
              sampler_solver='midpoint', tau=1.0, z=None, generator=None, shape=None):
     """n new images [n, C, H, W] (unclamped). With aux=None: the Gaussian-prior baseline, x0 ~ N(0, I)
     of `shape` (C, H, W). z (optional) skips the latent sampler: the same z gives contextually
-    similar, different images (the variation comes from the prior noise eps)."""
+    similar, different images (the variation comes from the prior noise eps). generator: a torch.Generator, or a
+    list of n, one per sample."""
     dev = next(flow.parameters()).device
-    randn = lambda *s: torch.randn(s, generator=generator, device=generator.device if generator else 'cpu').to(dev)
+
+    def randn(*s):   # generator: one for the batch, or a list of one per sample (its noise then never depends on
+        if isinstance(generator, (list, tuple)):   # which batch or which rank it is drawn in)
+            return torch.stack([torch.randn(s[1:], generator=g, device=g.device) for g in generator]).to(dev)
+        return torch.randn(s, generator=generator, device=generator.device if generator else 'cpu').to(dev)
     if aux is None:
         return solve(flow, randn(n, *shape), steps, solver)
     if z is None:

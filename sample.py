@@ -36,16 +36,18 @@ given, else the run's own config stored in flow.pt, else config/defaults.py; a l
 import math
 import os
 import time
+import zipfile
 from contextlib import nullcontext
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from PIL import Image
 from tqdm import tqdm
 
 import model as M
-from common import (compute_line, die, load_image, load_run, load_vae, pick_device, pick_dtype, save_grid, to_uint8,
-                    vae_decode)
+from common import (compute_line, destroy_distributed, die, init_distributed, load_image, load_run, load_vae,
+                    pick_dtype, save_grid, to_uint8, vae_decode)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -76,10 +78,14 @@ if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
 if interp not in ('linear', 'slerp'):
     die(f"interp must be 'linear' or 'slerp', got '{interp}'")
 M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
-device = pick_device(device)
+rank, world, device, master = init_distributed(device)   # under torchrun: --save_npz shares the samples out
+if world > 1 and not (mode == 'sample' and save_npz):
+    die('under torchrun, sample.py shares out --mode=sample with --save_npz (each rank its share of the npz); '
+        'run the other modes with plain python')
 dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
 ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
-print(compute_line(device, dtype))
+if master:
+    print(compute_line(device, dtype))
 
 flow, aux, sampler, flow_ck = load_run(out_dir, device, allow_mismatch)
 learned = aux is not None
@@ -92,11 +98,13 @@ for key in SAMPLING.split():
         cfg[key], set_by[key] = flow_ck['config'][key], f'{out_dir}/flow.pt'
 check_sampling(cfg)
 steps, solver, sampler_steps, sampler_solver, tau = take(cfg, SAMPLING)
-print('sampling settings: ' + ', '.join(f'{k} {cfg[k]} ({set_by.get(k, "default")})' for k in SAMPLING.split()))
+if master:
+    print('sampling settings: ' + ', '.join(f'{k} {cfg[k]} ({set_by.get(k, "default")})' for k in SAMPLING.split()))
 if not learned and mode != 'sample':
     die(f"--mode={mode} needs LeDiFlow's latent space; {out_dir}/flow.pt is the gaussian-prior baseline")
 C, H, W = flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size']
-latent = flow_ck.get('latent')   # latent mode: the models work on VAE latents, decoded once at the end
+latent = flow_ck.get('latent')   # latent mode: the models work on VAE latents, decoded for the outputs
+H_img, W_img = latent['image_size'] if latent else (H, W)   # the images' size in pixels
 if latent and mode != 'sample':
     die(f'--mode={mode} works on pixel-space models; {out_dir} models VAE latents')
 vae_model = load_vae(vae or latent['vae'], device) if latent else None
@@ -182,6 +190,27 @@ def load_mask(image_size, border=None):
     return m
 
 
+MAX_GRID = 256   # the PNG shows at most the first 256 samples; --save_npz holds all
+
+
+def write_npz(path, parts):
+    """Join the ranks' part files (uint8 [n, H, W, 3] .npy) into one npz holding them as 'arr_0', the layout
+    external FID tools read, streaming in chunks (50,000 images at 256 px need not fit in memory), then remove them."""
+    arrays = [np.load(p, mmap_mode='r') for p in parts]
+    n, shape = sum(len(a) for a in arrays), arrays[0].shape[1:]
+    tmp = path + '.tmp'
+    with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
+        with zf.open('arr_0.npy', 'w', force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, {'descr': '|u1', 'fortran_order': False, 'shape': (n, *shape)})
+            for a in arrays:
+                for i in range(0, len(a), 1024):
+                    f.write(np.ascontiguousarray(a[i:i + 1024]).tobytes())
+    del arrays
+    os.replace(tmp, path)
+    for p in parts:
+        os.remove(p)
+
+
 def report(what, n_img, seconds, nfe_flow, extra=''):
     print(f'{what}: solver {solver}, steps {steps}, NFE {nfe_flow}{extra}; {1000 * seconds / n_img:.1f} ms/img '
           f'({n_img} images, {device}, {dtype})')
@@ -191,25 +220,48 @@ def report(what, n_img, seconds, nfe_flow, extra=''):
 with torch.no_grad(), ctx:
     t0 = time.perf_counter()
     if mode == 'sample':
-        images = []
-        for i in tqdm(range(0, num_samples, sample_batch_size), desc='sample', disable=num_samples <= sample_batch_size):
-            n = min(sample_batch_size, num_samples - i)
-            images.append(M.generate(flow, aux, sampler, n=n, steps=steps, solver=solver, sampler_steps=sampler_steps,
-                                     sampler_solver=sampler_solver, tau=tau, generator=g, shape=(C, H, W)).float().cpu())
-        elapsed = time.perf_counter() - t0   # .cpu() above waited for the device
-        images = torch.cat(images)
-        extra = f' + latent sampler {sampler_steps} x {sampler_solver} (NFE {M.nfe(sampler_solver, sampler_steps)})' if learned else ''
-        report('LeDiFlow' if learned else 'FM baseline (gaussian prior)', num_samples, elapsed,
-               M.nfe(solver, steps), extra + ', first batch included')
-        if latent:   # decode with the VAE the data was encoded with, in batches; timed on its own
+        # sample i is drawn from its own generator (seed, i): the images do not depend on the batch size or on how
+        # many ranks share the work. Under torchrun each rank takes a contiguous share and writes its part of the
+        # npz; rank 0 joins them in sample order.
+        share = math.ceil(num_samples / world)
+        first, last = min(rank * share, num_samples), min((rank + 1) * share, num_samples)
+        part = f'{save_npz}.part{rank}.npy' if save_npz else None
+        arr = np.lib.format.open_memmap(part, mode='w+', dtype=np.uint8, shape=(last - first, H_img, W_img, 3)) \
+            if part else None
+        grid, gen_s, vae_s = [], 0.0, 0.0
+        quiet = not master or last - first <= sample_batch_size
+        for i in tqdm(range(first, last, sample_batch_size), desc='sample', disable=quiet):
             t1 = time.perf_counter()
-            images = torch.cat([vae_decode(vae_model, latent, images[i:i + sample_batch_size].to(device)).cpu()
-                                for i in range(0, len(images), sample_batch_size)])
-            print(f"VAE decode ({latent['kind']}, {latent['vae']}): {1000 * (time.perf_counter() - t1) / num_samples:.1f} ms/img")
-        save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))), upscale=grid_upscale)
-        if save_npz:   # the layout external FID tools read: uint8 [N, H, W, 3] under 'arr_0', as the PNG holds them
-            np.savez(save_npz, arr_0=to_uint8(images))
-            print(f'wrote {save_npz} ({len(images)} images, uint8 [N, H, W, C] as arr_0)')
+            gens = [torch.Generator().manual_seed(seed * 2 ** 32 + j)
+                    for j in range(i, min(i + sample_batch_size, last))]
+            x = M.generate(flow, aux, sampler, n=len(gens), steps=steps, solver=solver, sampler_steps=sampler_steps,
+                           sampler_solver=sampler_solver, tau=tau, generator=gens, shape=(C, H, W)).float().cpu()
+            t2 = time.perf_counter()   # .cpu() waited for the device
+            if latent:   # decode with the VAE the data was encoded with; timed on its own
+                x = vae_decode(vae_model, latent, x.to(device)).cpu()
+            gen_s, vae_s = gen_s + t2 - t1, vae_s + time.perf_counter() - t2
+            if arr is not None:
+                arr[i - first:i - first + len(x)] = to_uint8(x)
+            if len(grid) * sample_batch_size < MAX_GRID:
+                grid.append(x[:MAX_GRID])
+        n_mine = last - first
+        if master:
+            s_nfe = M.nfe(sampler_solver, sampler_steps)
+            extra = f' + latent sampler {sampler_steps} x {sampler_solver} (NFE {s_nfe})' if learned else ''
+            report('LeDiFlow' if learned else 'FM baseline (gaussian prior)', max(n_mine, 1), gen_s,
+                   M.nfe(solver, steps), extra + ', first batch included' + (f', rank 0 of {world}' * (world > 1)))
+            if latent:
+                print(f"VAE decode ({latent['kind']}, {latent['vae']}): {1000 * vae_s / max(n_mine, 1):.1f} ms/img")
+            images = torch.cat(grid)[:MAX_GRID]
+            save_grid(images, output, nrow=math.ceil(math.sqrt(len(images))), upscale=grid_upscale)
+        if arr is not None:
+            arr.flush()
+            del arr
+            if world > 1:
+                dist.barrier()   # every part is written
+            if master:
+                write_npz(save_npz, [f'{save_npz}.part{r}.npy' for r in range(world)])
+                print(f'wrote {save_npz} ({num_samples} images, uint8 [N, H, W, C] as arr_0)')
 
     elif mode == 'interpolate':
         if image:
@@ -250,4 +302,7 @@ with torch.no_grad(), ctx:
                   upscale=grid_upscale)
         report(f'{mode} ({variations} variations, {int(m.sum())} of {H * W} pixels regenerated)', variations,
                time.perf_counter() - t0, M.nfe(solver, steps))
-print(f'wrote {output}')
+if master:
+    print(f'wrote {output}')
+if world > 1:
+    destroy_distributed()

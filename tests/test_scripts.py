@@ -1,5 +1,6 @@
 """The real scripts, end to end, on tiny networks: all three stages, sampling, the baseline,
 2-process torchrun (gloo), exact resume, and one-line errors."""
+import json
 import os
 import re
 import shutil
@@ -110,6 +111,46 @@ def test_torchrun_two_ranks_stay_identical(tiny_config, tmp_path):
     ddp_w, one_w = load(out / 'aux.pt')['model'], load(single / 'aux.pt')['model']
     # 2 ranks x 4 images see other data than 1 x 8: a real 2-process run, not a copy of one
     assert any(not torch.equal(ddp_w[n], one_w[n]) for n in ddp_w)
+
+
+def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path):
+    """Each stage appends its log lines to out_dir/<stage>_log.jsonl; a resume from the checkpoint at iteration 2
+    drops a row logged after it (a crash lost that step) and continues; benchmarks/plot_log.py plots the run."""
+    out = tmp_path / 'out'
+    run('train_aux.py', tiny_config, '--max_iters=2')
+    rows = [json.loads(line) for line in open(out / 'aux_log.jsonl')]
+    assert [r['iter'] for r in rows] == [1, 2]
+    assert {'loss', 'vgl', 'kl_nats', 'lr', 'img_per_s', 'wall_s'} <= set(rows[0]) and rows[1]['wall_s'] > 0
+    with open(out / 'aux_log.jsonl', 'a') as f:          # logged after the last checkpoint, then the machine died
+        f.write(json.dumps(dict(iter=3, loss=123.0)) + '\n')
+    run('train_aux.py', tiny_config, '--max_iters=4', '--init_from=resume')
+    rows = [json.loads(line) for line in open(out / 'aux_log.jsonl')]
+    assert [r['iter'] for r in rows] == [1, 2, 3, 4] and rows[2]['loss'] != 123.0
+    assert rows[3]['wall_s'] > rows[1]['wall_s']            # wall time counts on across the resume
+    run('train_flow.py', tiny_config, '--max_iters=2')
+    p = run('benchmarks/plot_log.py', str(out))
+    assert 'loss.png' in p.stdout and os.path.getsize(out / 'loss.png') > 0
+    assert [json.loads(line)['iter'] for line in open(out / 'flow_log.jsonl')] == [1, 2]
+
+
+def test_torchrun_sampling_writes_the_same_npz_as_one_process(tiny_config, tmp_path):
+    """sample.py --save_npz under torchrun: each rank generates its share, rank 0 writes one npz of exactly
+    num_samples images, equal to a 1-process run's (every sample has its own seed), whatever the batch size."""
+    for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
+        run(script, tiny_config)
+    out = tmp_path / 'out'
+    args = [f'--out_dir={out}', '--num_samples=7', '--steps=2']
+    run('sample.py', *args, '--sample_batch_size=3', f'--save_npz={tmp_path}/one.npz', f'--output={tmp_path}/one.png')
+    p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'sample.py', *args,
+            '--sample_batch_size=2', f'--save_npz={tmp_path}/two.npz', f'--output={tmp_path}/two.png')
+    assert p.stdout.count('wrote') == 2 and 'rank 0 of 2' in p.stdout        # printed once, by rank 0
+    one, two = np.load(tmp_path / 'one.npz')['arr_0'], np.load(tmp_path / 'two.npz')['arr_0']
+    assert two.shape == (7, 32, 32, 3) and two.dtype == np.uint8
+    assert np.array_equal(one, two) and len({a.tobytes() for a in two}) == 7
+    assert sorted(os.listdir(tmp_path)) == ['one.npz', 'one.png', 'out', 'tiny.py', 'two.npz', 'two.png']  # no parts
+    p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'sample.py', *args,
+            '--mode=interpolate', check=False)
+    assert p.returncode != 0 and p.stderr.count('under torchrun, sample.py shares out') == 1
 
 
 GLOO_THREADS = """
