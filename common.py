@@ -338,6 +338,28 @@ def load_stage(out_dir, name, what, device, aux_ck=None, allow_mismatch=False):
 
 
 # -----------------------------------------------------------------------------
+# the machine-readable log: out_dir/<stage>_log.jsonl, one JSON object per log line
+
+def start_log(path, it):
+    """Open a stage's log for a run at iteration it: from scratch (it = 0) an empty file; on resume the rows up to
+    it are kept and later ones (logged after the checkpoint a crash went back to) dropped, so no row is doubled."""
+    rows = []
+    if it and os.path.isfile(path):
+        with open(path) as f:
+            rows = [line for line in f if line.strip() and json.loads(line)['iter'] <= it]
+    with open(path + '.tmp', 'w') as f:
+        f.writelines(rows)
+    os.replace(path + '.tmp', path)
+    return path
+
+
+def log_row(path, **row):
+    """Append one row (iteration, loss parts, lr, images/s, wall time) to the log."""
+    with open(path, 'a') as f:
+        f.write(json.dumps(row) + '\n')
+
+
+# -----------------------------------------------------------------------------
 # latent mode: a diffusers autoencoder (the SD2 VAE) between pixels and the latents the stages model
 
 def load_vae(path, device):

@@ -20,8 +20,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
 from common import (all_ranks_finite_or_die, aux_model_args, build, check_ranks_in_sync, compute_line, data_meta,
-                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, pick_dtype,
-                    pixel_view, save_checkpoint, save_grid)
+                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, log_row, pick_dtype,
+                    pixel_view, save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -116,6 +116,7 @@ def sample_grid():
 # -----------------------------------------------------------------------------
 # training loop
 t_start = t_log = time.time()
+log_path = start_log(os.path.join(out_dir, 'aux_log.jsonl'), it) if master else None   # benchmarks/plot_log.py
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
@@ -164,9 +165,11 @@ while it < max_iters:
         print(f'aux iter {it}/{max_iters}: loss {loss_v:.4f} (vgl {vgl_v:.4f}, kl {kl_v:.1f} nats/img), lr {lr_now:.2e}, '
               f'{n_img / dt:.1f} img/s, {time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''),
               flush=True)
+        log_row(log_path, iter=it, loss=loss_v, vgl=vgl_v, kl_nats=kl_v, lr=lr_now, img_per_s=n_img / dt,
+                wall_s=seconds_before + time.time() - t_launch, skipped=skipped)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
-    if master and (it % sample_interval == 0 or it == max_iters):
+    if master and sample_interval and (it % sample_interval == 0 or it == max_iters):   # 0: no grids
         sample_grid()
 
 if master:

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 import model as M
 from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
                     destroy_distributed, die, flow_model_args, get_batch, init_distributed, init_state, load_aux,
-                    load_data, pick_dtype, pixel_view, save_checkpoint, save_grid)
+                    load_data, log_row, pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -134,6 +134,7 @@ def sample_grid():
 # -----------------------------------------------------------------------------
 # training loop
 t_start = t_log = time.time()
+log_path = start_log(os.path.join(out_dir, 'flow_log.jsonl'), it) if master else None   # benchmarks/plot_log.py
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
@@ -181,9 +182,11 @@ while it < max_iters:
         n_img, it_log = batch_size * (it - it_log), it
         print(f'flow iter {it}/{max_iters}: loss {loss_mean.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
               f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
+        log_row(log_path, iter=it, loss=loss_mean.item(), lr=lr_now, img_per_s=n_img / dt,
+                wall_s=seconds_before + time.time() - t_launch, skipped=skipped)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
-    if master and (it % sample_interval == 0 or it == max_iters):
+    if master and sample_interval and (it % sample_interval == 0 or it == max_iters):   # 0: no grids
         sample_grid()
 
 if master:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 import model as M
 from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
                     destroy_distributed, die, get_batch, init_distributed, init_state, load_aux, load_data, load_stage,
-                    pick_dtype, pixel_view, sampler_model_args, save_checkpoint, save_grid)
+                    log_row, pick_dtype, pixel_view, sampler_model_args, save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -156,6 +156,7 @@ def sample_grid():
 # -----------------------------------------------------------------------------
 # training loop
 t_start = t_log = time.time()
+log_path = start_log(os.path.join(out_dir, 'sampler_log.jsonl'), it) if master else None   # benchmarks/plot_log.py
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 while it < max_iters:
@@ -209,9 +210,11 @@ while it < max_iters:
         n_img, it_log = batch_size * (it - it_log), it
         print(f'sampler iter {it}/{max_iters}: loss {loss_mean.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} latents/s, '
               f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
+        log_row(log_path, iter=it, loss=loss_mean.item(), lr=lr_now, latents_per_s=n_img / dt,
+                wall_s=seconds_before + time.time() - t_launch, skipped=skipped)
     if master and (it % ckpt_interval == 0 or it == max_iters):
         checkpoint()
-    if master and (it % sample_interval == 0 or it == max_iters):
+    if master and sample_interval and (it % sample_interval == 0 or it == max_iters):   # 0: no grids
         sample_grid()
 
 if master:
