@@ -31,7 +31,7 @@ max_skipped_in_a_row = 50    # stop when this many optimizer steps one after ano
                              # skip_nonfinite): the run is not learning
 ema_decay = 0.999            # EMA of the weights; warms up as min(ema_decay, (1 + it) / (10 + it))
 log_interval = 50            # print a log line every N iterations
-sample_interval = 1000       # write a sample grid from the EMA weights every N iterations (and at the end)
+sample_interval = 1000       # write a sample grid from the EMA weights every N iterations (and at the end); 0 = never
 grid_upscale = True          # PNG grids of images of 64 px or less are enlarged (nearest neighbour, integer factor) so
                              # that a 32 px image shows at 128 px; False = native size. The npz export stays native
 ckpt_interval = 500          # write the checkpoint every N iterations (and at the end)
