@@ -195,6 +195,7 @@ class Run:
     train: str = ''                    # what trained it, for the results' header
     train_seconds: float = None
     settings: list = field(default_factory=list)
+    tau: float = 1.0                   # the prior temperature it samples with
 
     @property
     def learned(self):
@@ -205,8 +206,9 @@ class Run:
         return 'LeDiFlow' if self.learned else 'FM'
 
 
-def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow):
-    """One run directory: its networks, what it is, its settings to evaluate, its training time."""
+def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau=None):
+    """One run directory: its networks, what it is, its settings to evaluate, its training time. tau: the
+    prior temperature given on the command line or in a config file, else the run's own (its flow.pt's config)."""
     flow, aux, sampler, flow_ck = load_run(path, device)
     latent = flow_ck.get('latent')
     shape = (flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size'])
@@ -224,13 +226,14 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow):
     return Run(label=os.path.basename(os.path.normpath(path)), flow=flow, aux=aux, sampler=sampler, shape=shape,
                device=device, latent=latent, vae=load_vae(latent['vae'], device) if latent else None, path=path,
                train=train, train_seconds=sum(secs.values()) if all(secs.values()) else None,
-               settings=settings_of(aux is not None, ledi_flow, sampler_settings, fm_flow))
+               settings=settings_of(aux is not None, ledi_flow, sampler_settings, fm_flow),
+               tau=tau if tau is not None else flow_ck.get('config', {}).get('tau', 1.0))
 
 
 # -----------------------------------------------------------------------------
 # generation
 
-def make_generator(run, s, tau, data_images=None):
+def make_generator(run, s, data_images=None):
     """-> f(n, generator) generating n images [n, C, H, W] in data space (latents in latent mode) for setting s."""
     if s.kind == 'gaussian prior':
         return lambda n, g: M.generate(run.flow, n=n, steps=s.steps, solver=s.solver, generator=g, shape=run.shape)
@@ -239,16 +242,16 @@ def make_generator(run, s, tau, data_images=None):
             y = data_images[offset[0]:offset[0] + n].to(run.device)
             offset[0] = (offset[0] + n) % len(data_images)
             z, _, _ = run.aux.posterior(y, torch.randn(n, *run.aux.z_shape, generator=g).to(y.device))
-            return M.generate(run.flow, run.aux, n=n, steps=s.steps, solver=s.solver, tau=tau, z=z, generator=g)
+            return M.generate(run.flow, run.aux, n=n, steps=s.steps, solver=s.solver, tau=run.tau, z=z, generator=g)
         return from_data
-    return lambda n, g: M.generate(run.flow, run.aux, run.sampler, n=n, steps=s.steps, solver=s.solver,
-                                   sampler_steps=s.sampler_steps, sampler_solver=s.sampler_solver, tau=tau, generator=g)
+    return lambda n, g: M.generate(run.flow, run.aux, run.sampler, n=n, steps=s.steps, solver=s.solver, tau=run.tau,
+                                   sampler_steps=s.sampler_steps, sampler_solver=s.sampler_solver, generator=g)
 
 
 @torch.no_grad()
-def generate_images(run, s, n, seed, tau, ctx, data_images=None, batch=250):
+def generate_images(run, s, n, seed, ctx, data_images=None, batch=250):
     """n uint8 images of setting s from fixed seeds (the same noise for every setting of a kind)."""
-    gen, g, out = make_generator(run, s, tau, data_images), torch.Generator().manual_seed(seed), []
+    gen, g, out = make_generator(run, s, data_images), torch.Generator().manual_seed(seed), []
     for i in range(0, n, batch):
         with ctx:
             x = gen(min(batch, n - i), g).float()
@@ -267,7 +270,7 @@ def sync(device):
 
 
 @torch.no_grad()
-def time_batch(run, s, n, tau, ctx, data_images=None):
+def time_batch(run, s, n, ctx, data_images=None):
     """One batch of n images of setting s, end to end: -> ms/img, split into sampler (or encoder),
     decoder + prior sample, flow, VAE decode."""
     aux, dev = run.aux, run.device
@@ -284,7 +287,7 @@ def time_batch(run, s, n, tau, ctx, data_images=None):
         if aux is None:
             x0 = torch.randn(n, *run.shape, device=dev)
         else:
-            x0, _ = aux.prior(z, torch.randn(n, *aux.x_shape, device=dev), tau)
+            x0, _ = aux.prior(z, torch.randn(n, *aux.x_shape, device=dev), run.tau)
         sync(dev)
         t.append(time.perf_counter())
         field_ = (lambda x, u: run.flow(x, u, z)) if z is not None else run.flow
@@ -301,19 +304,19 @@ def time_batch(run, s, n, tau, ctx, data_images=None):
     return dict(total=sum(parts), sampler=parts[0], decoder=parts[1], flow=parts[2], vae=parts[3])
 
 
-def time_all(runs, n, rounds, tau, ctx, data_images, seed=0):
+def time_all(runs, n, rounds, ctx, data_images, seed=0):
     """Every setting of every run, one batch each per round, rounds interleaved, the order of the settings
     shuffled anew in every round (one warm-up round first), so that neither a slow moment of the machine nor
     a setting's place in the order favours one run: -> times[r][s], the per-round timings of setting s of run r."""
     jobs = [(r, s) for r in range(len(runs)) for s in range(len(runs[r].settings))]
     for r, s in jobs:
-        time_batch(runs[r], runs[r].settings[s], n, tau, ctx, data_images)
+        time_batch(runs[r], runs[r].settings[s], n, ctx, data_images)
     times = [[[] for _ in run.settings] for run in runs]
     g = torch.Generator().manual_seed(seed)
     for _ in tqdm(range(rounds), desc=f'timing ({len(jobs)} settings, interleaved)'):
         for j in torch.randperm(len(jobs), generator=g).tolist():
             r, s = jobs[j]
-            times[r][s].append(time_batch(runs[r], runs[r].settings[s], n, tau, ctx, data_images))
+            times[r][s].append(time_batch(runs[r], runs[r].settings[s], n, ctx, data_images))
     return times
 
 
@@ -363,13 +366,13 @@ def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
     return metrics.Reference(inception=ref['inception'], clip=ref['clip'])
 
 
-def featurise(runs, n, seed, tau, ctx, data_images, inception_net, clip_model, ref):
+def featurise(runs, n, seed, ctx, data_images, inception_net, clip_model, ref):
     """Generate and featurise every setting: -> (features[r][s] as metrics.Features, seconds spent in Inception)."""
     features, inception_s = [], 0.0
     for run in runs:
         features.append([])
         for s in tqdm(run.settings, desc=f'{run.label}: generate + features'):
-            imgs = generate_images(run, s, n, seed + (1 if s.kind == 'z from data' else 0), tau, ctx, data_images)
+            imgs = generate_images(run, s, n, seed + (1 if s.kind == 'z from data' else 0), ctx, data_images)
             t0 = time.perf_counter()
             x = inception_features(inception_net, imgs)
             inception_s += time.perf_counter() - t0
@@ -486,7 +489,7 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         f"antialias), (v - 128) / 128.", '',
         f"Time: batch {meta['speed_batch']}, {meta['device']}, {meta['dtype']}; {meta['speed_repeats']} interleaved "
         f"rounds after a warm-up; 'model' = the least-squares cost model of each run, 'measured' = the median.", '']
-    lines += [f"- {r['label']}: {r['path']}, {r['train']}" for r in meta['runs']]
+    lines += [f"- {r['label']}: {r['path']}, {r['train']}; tau {r['tau']}" for r in meta['runs']]
     lines += ['', '| run | setting | NFE flow + sampler | ms/img model | ms/img measured (sampler + decoder + flow) '
                   '| FID | KID x1e3 |' + (' CMMD |' if cmmd_col else ''),
               '|---|---|---|---|---|---|---|' + ('---|' if cmmd_col else '')]
@@ -541,7 +544,8 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
 
 
 def main():
-    cfg = configure()
+    set_by = {}   # what a config file or the command line set (tau: else each run's own)
+    cfg = configure(set_by=set_by)
     (data, seed, device, dtype, use_natten, tau, run_dirs, eval_split, eval_ledi, eval_sampler, eval_fm, eval_samples,
      eval_ref_samples, eval_dir, eval_bootstrap, inception, clip, speed_batch, speed_repeats) = take(
         cfg, 'data seed device dtype use_natten tau runs eval_split eval_ledi eval_sampler eval_fm eval_samples '
@@ -585,15 +589,15 @@ def main():
     data_images = get_batch(data_arr if not latent else load_data(data), others[:max(eval_samples, speed_batch)], 'cpu')
 
     # 2. every run, every setting: images and features
-    runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow) for p in run_dirs]
+    runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau if 'tau' in set_by else None)
+            for p in run_dirs]
     t1 = time.time()
-    features, inception_s = featurise(runs, eval_samples, gen_seed, tau, ctx, data_images, inception_net, clip_model,
-                                      ref)
+    features, inception_s = featurise(runs, eval_samples, gen_seed, ctx, data_images, inception_net, clip_model, ref)
     n_imgs = sum(len(r.settings) for r in runs) * eval_samples
     t2 = time.time()
 
     # 3. times, interleaved
-    times = time_all(runs, speed_batch, speed_repeats, tau, ctx, data_images, seed)
+    times = time_all(runs, speed_batch, speed_repeats, ctx, data_images, seed)
     t3 = time.time()
 
     # 4. bootstrap, 5. speedups
@@ -611,7 +615,7 @@ def main():
     # 6. outputs
     rows = result_rows(runs, times, stats, metric_names)
     meta = dict(device=dev_name, dtype=dtype, speed_batch=speed_batch, speed_repeats=speed_repeats,
-                samples=eval_samples, ref_samples=n_ref, bootstrap=eval_bootstrap, data=data, seed=seed, tau=tau,
+                samples=eval_samples, ref_samples=n_ref, bootstrap=eval_bootstrap, data=data, seed=seed,
                 split=eval_split, split_seed=SPLIT_SEED, generation_seed=gen_seed, z_from_data_seed=gen_seed + 1,
                 ref_indices_sha1=ref_sha1, ref_indices=sorted(ref_idx.tolist()),
                 inception=inc_path, clip=clip or None, inception_img_per_s=round(n_imgs / inception_s, 1),
@@ -619,7 +623,7 @@ def main():
                             timing=round(t3 - t2, 1), bootstrap=round(t4 - t3, 1)),
                 generated_images=n_imgs,
                 runs=[dict(path=r.path, label=r.label, method=r.method, train=r.train, train_seconds=r.train_seconds,
-                           cost_model=st.coef.tolist()) for r, st in zip(runs, stats)])
+                           tau=r.tau, cost_model=st.coef.tolist()) for r, st in zip(runs, stats)])
     print(write_results(eval_dir, meta, rows, speedups, metric_names))
     print(f'wrote {eval_dir}/results.md, results.json, results.csv, quality_vs_time*.png '
           f'({time.time() - t_start:.0f}s)')

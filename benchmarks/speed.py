@@ -66,11 +66,11 @@ def main():
         if compiled:   # the decoder is reached through aux.prior(): compile a copy's decode method
             a = copy.deepcopy(aux)
             a.decode = torch.compile(a.decode)
-        runs = [Run('LeDiFlow', net['ledi'], a, net['sampler'], shape=(ch, size, size), device=device,
+        runs = [Run('LeDiFlow', net['ledi'], a, net['sampler'], shape=(ch, size, size), device=device, tau=tau,
                     settings=settings_of(True, ledi_flow, sampler_setting, [], diagnostics=False)),
                 Run('FM', net['fm'], shape=(ch, size, size), device=device,
                     settings=settings_of(False, [], [], ledi_flow))]
-        times = time_all(runs, speed_batch, speed_repeats, tau, ctx, None)
+        times = time_all(runs, speed_batch, speed_repeats, ctx, None)
         for run, run_times in zip(runs, times):
             for s, rounds in zip(run.settings, run_times):
                 t = median_times(rounds)

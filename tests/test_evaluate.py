@@ -255,7 +255,7 @@ def tiny_inception(path):
 def test_sweep_end_to_end(tiny_config, tmp_path):
     out, fm = tmp_path / 'out', tmp_path / 'fm'
     for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
-        run(script, tiny_config)
+        run(script, tiny_config, '--tau=0.8')                       # a run with its own prior temperature
     run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={fm}')
     tiny_inception(tmp_path / 'inc.pt')
     args = [tiny_config, f"--runs=['{out}', '{fm}']", "--eval_ledi=['euler:1', 'midpoint:1']", "--eval_sampler=['euler:1', 'midpoint:2']",
@@ -285,14 +285,16 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     for f in ('results.md', 'results.csv', 'quality_vs_time.png', 'quality_vs_time_kid.png'):
         assert os.path.getsize(tmp_path / 'eval' / f) > 0
     assert meta['split'] == 'tune' and meta['generation_seed'] == meta['seed'] and len(meta['ref_indices']) == 30
+    assert meta['runs'][0]['tau'] == 0.8             # the run's own prior temperature (its flow.pt's config)
     # fixed seeds: a rerun (with the cached reference features) gives the same quality numbers and intervals
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
     assert [(r['fid'], r['fid_ci'], r['kid']) for r in again['rows']] == [(r['fid'], r['fid_ci'], r['kid']) for r in rows]
     # the test split: other reference images, other generation seeds
     run('evaluate.py', *args[:2], "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", "--eval_fm=['euler:2']",
-        *args[5:], '--eval_split=test', f'--eval_dir={tmp_path}/eval_test')
+        *args[5:], '--eval_split=test', f'--eval_dir={tmp_path}/eval_test', '--tau=1.0')
     test_meta = json.load(open(tmp_path / 'eval_test' / 'results.json'))['meta']
+    assert test_meta['runs'][0]['tau'] == 1.0        # the command line beats the run's own
     assert test_meta['split'] == 'test' and test_meta['generation_seed'] != meta['generation_seed']
     assert not set(test_meta['ref_indices']) & set(meta['ref_indices'])
     assert test_meta['ref_indices_sha1'] != meta['ref_indices_sha1']

@@ -1,6 +1,7 @@
 """The code paths a GPU run takes, exercised on the CPU: bfloat16 autocast in every stage, torch.compile,
 and the start-up line that names them. (natten's own call is tested in test_model.py.)"""
 import re
+import sys
 
 import pytest
 import torch
@@ -27,7 +28,7 @@ def test_bfloat16_autocast_trains_every_stage(tiny_config, tmp_path):
             line = next(l for l in p.stdout.splitlines() if l.startswith('compute:'))
             assert line.startswith(f'compute: cpu, {dtype}') and ('autocast' in line) == (dtype == 'bfloat16')
             got[dtype] = (losses(p.stdout, stage), load(out / f'{stage}.pt')['model'])
-        (l32, w32), (l16, w16) = got['float32'], got['bfloat16']
+        (_, w32), (l16, w16) = got["float32"], got["bfloat16"]
         assert len(l16) == 3 and all(map(torch.isfinite, torch.tensor(l16)))
         assert any(not torch.equal(w32[k], w16[k]) for k in w32), stage
 
@@ -112,3 +113,9 @@ def test_start_up_line_comes_before_any_check(tmp_path):
     p = run('train_flow.py', 'config/ffhq.py', '--max_iters=1', f'--out_dir={tmp_path}/none', check=False)
     assert p.returncode == 1 and "prior='learned' needs the stage-1 checkpoint" in p.stderr
     assert p.stdout.splitlines()[0].startswith('compute: cpu, bfloat16 autocast, torch.compile; neighborhood attention:')
+
+
+def test_gpu_check_says_it_needs_cuda():
+    """benchmarks/gpu.sh (make gpu-check) runs on a CUDA machine; here it stops at once with a one-line reason."""
+    p = run('bash', 'benchmarks/gpu.sh', check=False, env={'OUT_DIR': '/tmp/gpu_check_test', 'PYTHON': sys.executable})
+    assert p.returncode != 0 and 'benchmarks/gpu.sh needs a CUDA device' in p.stderr
