@@ -196,6 +196,8 @@ class Run:
     train_seconds: float = None
     settings: list = field(default_factory=list)
     tau: float = 1.0                   # the prior temperature it samples with
+    coupling: str = 'independent'      # how its flow was trained: 'ot' = minibatch OT (OT-CFM)
+    reflow: bool = False               # its flow was reflowed from a teacher (2-rectified flow)
 
     @property
     def learned(self):
@@ -203,7 +205,9 @@ class Run:
 
     @property
     def method(self):
-        return 'LeDiFlow' if self.learned else 'FM'
+        if self.learned:
+            return 'LeDiFlow-reflow' if self.reflow else 'LeDiFlow'
+        return 'FM-2RF' if self.reflow else 'FM-OT' if self.coupling == 'ot' else 'FM'
 
 
 def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau=None):
@@ -227,7 +231,8 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, 
                device=device, latent=latent, vae=load_vae(latent['vae'], device) if latent else None, path=path,
                train=train, train_seconds=sum(secs.values()) if all(secs.values()) else None,
                settings=settings_of(aux is not None, ledi_flow, sampler_settings, fm_flow),
-               tau=tau if tau is not None else flow_ck.get('config', {}).get('tau', 1.0))
+               tau=tau if tau is not None else flow_ck.get('config', {}).get('tau', 1.0),
+               coupling=flow_ck.get('config', {}).get('coupling', 'independent'), reflow=bool(flow_ck.get('reflow')))
 
 
 # -----------------------------------------------------------------------------
@@ -489,7 +494,7 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         f"antialias), (v - 128) / 128.", '',
         f"Time: batch {meta['speed_batch']}, {meta['device']}, {meta['dtype']}; {meta['speed_repeats']} interleaved "
         f"rounds after a warm-up; 'model' = the least-squares cost model of each run, 'measured' = the median.", '']
-    lines += [f"- {r['label']}: {r['path']}, {r['train']}; tau {r['tau']}" for r in meta['runs']]
+    lines += [f"- {r['label']} ({r['method']}): {r['path']}, {r['train']}; tau {r['tau']}" for r in meta['runs']]
     lines += ['', '| run | setting | NFE flow + sampler | ms/img model | ms/img measured (sampler + decoder + flow) '
                   '| FID | KID x1e3 |' + (' CMMD |' if cmmd_col else ''),
               '|---|---|---|---|---|---|---|' + ('---|' if cmmd_col else '')]

@@ -481,6 +481,16 @@ def fm_loss(v, y, x0):
     return ((v - (y - x0)) ** 2).mean()
 
 
+def ot_pairing(x0, y):
+    """Minibatch optimal-transport coupling (OT-CFM; Tong et al. 2023, Pooladian et al. 2023): the permutation p
+    that minimises sum_i |x0[p[i]] - y[i]|^2 over the batch, so that x0[p] is paired with y. Exact, by scipy's
+    linear_sum_assignment (a modified Jonker-Volgenant solver: O(B^3), ~1 ms at B = 64)."""
+    from scipy.optimize import linear_sum_assignment   # only the OT coupling needs scipy
+    cost = torch.cdist(y.flatten(1).double(), x0.flatten(1).double()).square()
+    _, cols = linear_sum_assignment(cost.cpu().numpy())
+    return torch.as_tensor(cols, device=x0.device)
+
+
 def sample_t(n, dist, generator, device):
     """Training times t in (0, 1): 'uniform', or 'logit_normal' (logit(t) ~ N(0, 1), more samples mid-way)."""
     if dist == 'logit_normal':

@@ -5,6 +5,12 @@ with prior='gaussian', the paper's FM baseline (same F, x0 ~ N(0, I), no z, no w
     python train_flow.py config/emoji.py                                   # needs out_dir/aux.pt
     torchrun --nproc_per_node=2 train_flow.py config/ffhq.py
     python train_flow.py config/emoji.py --prior=gaussian --out_dir=out/emoji-fm   # the baseline
+    python train_flow.py config/emoji.py --prior=gaussian --coupling=ot --out_dir=out/emoji-fm-ot   # OT-CFM
+    python train_flow.py config/emoji.py --prior=gaussian --reflow_from=out/emoji-fm --out_dir=out/emoji-fm-2rf
+
+Beyond the paper, two other routes to few-step sampling for comparison: coupling='ot' (minibatch optimal
+transport) and reflow_from=TEACHER_DIR (2-rectified flow: train on a trained flow's own (x0, ODE solution)
+pairs; for LeDiFlow, x0 from the prior of an image's z and the teacher's image for that z).
 
 Writes out_dir/flow.pt (with the id of the aux checkpoint it was trained against) and
 out_dir/flow_<iter>.png: rows of prior samples x0, 1-step and 4-step midpoint results, real images.
@@ -17,11 +23,12 @@ from contextlib import nullcontext
 
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
 
 import model as M
 from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
                     destroy_distributed, die, flow_model_args, get_batch, init_distributed, init_state, load_aux,
-                    load_data, log_row, pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
+                    load_data, load_stage, log_row, pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -36,7 +43,8 @@ lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = 
 skip_nonfinite, max_skipped_in_a_row = take(cfg, 'skip_nonfinite max_skipped_in_a_row')
 log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
-prior, tau, w_max, t_dist = take(cfg, 'prior tau w_max t_dist')
+prior, tau, w_max, t_dist, coupling = take(cfg, 'prior tau w_max t_dist coupling')
+reflow_from, reflow_pairs, reflow_steps = take(cfg, 'reflow_from reflow_pairs reflow_steps')
 flow_batch_size, flow_max_iters = take(cfg, 'flow_batch_size flow_max_iters')
 # the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width and
 # flow_mapping_depth (common.flow_model_args)
@@ -47,6 +55,13 @@ if prior not in ('learned', 'gaussian'):
 if t_dist not in ('uniform', 'logit_normal'):
     die(f"t_dist must be 'uniform' or 'logit_normal', got '{t_dist}'")
 learned = prior == 'learned'
+if coupling not in ('independent', 'ot'):
+    die(f"coupling must be 'independent' or 'ot', got '{coupling}'")
+if reflow_from and coupling == 'ot':
+    die("reflow_from and coupling='ot' are two couplings: choose one")
+if coupling == 'ot' and learned:   # docs/method.md: each x0 belongs to its own image's z
+    die("coupling='ot' re-pairs noise and images, but the learned prior's x0 is drawn from its own image's z: "
+        "use it with --prior=gaussian (the OT-CFM baseline)")
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, data, precision
@@ -83,6 +98,20 @@ scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
 ck = init_state(init_from, ckpt_path, 'flow model', model_args, raw_model, ema, optimizer, scaler, aux_ck)
 it = ck['iter'] if ck else 0
 seconds_before = ck.get('train_seconds', 0.0) if ck else 0.0   # wall time of the runs resumed from
+teacher = None
+if reflow_from:   # reflow (2-rectified flow): a trained flow model, the teacher, provides the couplings (below)
+    teacher_path = os.path.join(reflow_from, 'flow.pt')
+    if os.path.abspath(teacher_path) == os.path.abspath(ckpt_path):
+        die(f'reflow: the teacher must not be {ckpt_path}, which this run overwrites; train the reflowed model in '
+            f'another out_dir (with the same aux.pt for LeDiFlow)')
+    teacher, teacher_ck = load_stage(reflow_from, 'flow.pt', 'reflow teacher (a trained flow model)', device, aux_ck)
+    if teacher_ck['model_args'] != model_args:
+        die(f"reflow: the teacher {teacher_path} has model args {teacher_ck['model_args']}, the config gives "
+            f"{model_args}")
+    if ck is None:   # a reflowed model starts from its teacher's weights, and its training time includes the teacher's
+        raw_model.load_state_dict(teacher.state_dict())
+        ema.load_state_dict(teacher.state_dict())
+        seconds_before = teacher_ck.get('train_seconds', 0.0)
 if master:
     print(f"flow model ({'LeDiFlow, learned prior' if learned else 'FM baseline, gaussian prior'}): "
           f'{sum(p.numel() for p in raw_model.parameters()) / 1e6:.2f}M parameters, data {N} x {H}x{W}x{C}, '
@@ -106,7 +135,9 @@ def checkpoint():
     save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
                      'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
                      'iter': it, 'train_seconds': seconds_before + time.time() - t_launch, 'latent': latent,
-                     'aux_ref': aux_ref(aux_ck) if learned else None}, ckpt_path)
+                     'aux_ref': aux_ref(aux_ck) if learned else None,
+                     'reflow': dict(teacher=os.path.abspath(reflow_from), pairs=reflow_pairs, steps=reflow_steps,
+                                    solver='midpoint') if reflow_from else None}, ckpt_path)
 
 
 @torch.no_grad()
@@ -119,6 +150,23 @@ def draw_prior(y, g):
         z, _, _ = aux.posterior(y, torch.randn(len(y), *aux.z_shape, generator=g, device=device))
         x0, sigma = aux.prior(z, torch.randn(y.shape, generator=g, device=device), tau)
     return x0, sigma, z
+
+
+# reflow: the teacher's coupling replaces the independent one. Pairs (z, x0, y = the teacher's ODE solution from x0
+# given z), drawn once on every rank alike: a flow trained on them has (nearly) straight paths, as each x0 has one y.
+# Held in memory (reflow_pairs x 3 images on the device): fine at 32 px, a GPU's memory at 256 px
+if teacher is not None:
+    g_pairs = torch.Generator().manual_seed(seed + 2)
+    pairs = {'x0': [], 'y': [], 'z': [], 'sigma': []}
+    with torch.no_grad():
+        for i in tqdm(range(0, reflow_pairs, 256), desc='reflow pairs', disable=not master):
+            y = get_batch(dataset, torch.randint(N, (min(256, reflow_pairs - i),), generator=g_pairs), device)
+            x0, sigma, z = draw_prior(y, g_pairs if device == 'cpu' else torch.Generator(device).manual_seed(seed + i))
+            with ctx:
+                y_teacher = M.solve(lambda x, t: teacher(x, t, z), x0, reflow_steps, 'midpoint').float()
+            for k, v in (('x0', x0), ('y', y_teacher), ('z', z), ('sigma', sigma)):
+                pairs[k].append(v)
+    pairs = {k: torch.cat(v) if v[0] is not None else None for k, v in pairs.items()}
 
 
 @torch.no_grad()
@@ -148,8 +196,14 @@ while it < max_iters:
     g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
     loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
-        y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
-        x0, sigma, z = draw_prior(y, g_dev)
+        if teacher is None:
+            y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
+            x0, sigma, z = draw_prior(y, g_dev)
+        else:   # reflow: a batch of the teacher's pairs
+            j = torch.randint(reflow_pairs, (micro_batch,), generator=g_cpu).to(device)
+            x0, y, z, sigma = (None if pairs[k] is None else pairs[k][j] for k in ('x0', 'y', 'z', 'sigma'))
+        if coupling == 'ot':   # minibatch OT: this micro-batch's noise re-paired with its images (per rank)
+            x0 = x0[M.ot_pairing(x0, y)]
         t = M.sample_t(micro_batch, t_dist, g_dev, device)              # uniform or logit-normal
         tb = t.view(-1, 1, 1, 1)
         x_t = (1 - tb) * x0 + tb * y                                     # the straight path from x0 to y

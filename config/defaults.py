@@ -59,8 +59,16 @@ prior = 'learned'            # 'learned' = LeDiFlow; 'gaussian' = the FM baselin
 tau = 1.0                    # prior temperature: x0 = mu_x + tau * sigma * eps
 w_max = 10.0                 # cap of the importance weight w = min(1 / sigma, w_max) (Eq. 6); 1 = no weighting,
                              # which was worse (docs/experiments.md)
+coupling = 'independent'     # how x0 is paired with the images: 'independent' (the paper) or 'ot', minibatch optimal
+                             # transport (OT-CFM; the gaussian prior only: each learned x0 belongs to its own image)
 t_dist = 'uniform'           # training t: 'uniform' or 'logit_normal' (logit(t) ~ N(0, 1)); uniform is LeDiFlow's
                              # better choice, logit-normal the FM baseline's (docs/experiments.md)
+reflow_from = ''             # reflow (rectified flow's second round, Liu et al. 2022; not in the paper): a trained run
+                             # directory, the teacher, whose flow.pt (the same network; for LeDiFlow, trained on this
+                             # out_dir's aux.pt) maps x0 to its ODE solution y; the model trains on those (x0, y) pairs
+                             # from the teacher's weights, and its training time includes the teacher's
+reflow_pairs = 16384         # reflow: pairs drawn once at start-up (held in memory, the same on every rank)
+reflow_steps = 16            # reflow: midpoint steps of the teacher's solve
 flow_patch = 2
 flow_widths = [128, 256]
 flow_depths = [2, 4]

@@ -290,10 +290,19 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
     assert [(r['fid'], r['fid_ci'], r['kid']) for r in again['rows']] == [(r['fid'], r['fid_ci'], r['kid']) for r in rows]
-    # the test split: other reference images, other generation seeds
-    run('evaluate.py', *args[:2], "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", "--eval_fm=['euler:2']",
+    # the test split: other reference images, other generation seeds; with the other few-step routes as contenders
+    run('train_flow.py', tiny_config, '--prior=gaussian', '--coupling=ot', f'--out_dir={tmp_path}/fm_ot')
+    run('train_flow.py', tiny_config, '--prior=gaussian', f'--reflow_from={fm}', '--reflow_pairs=8', '--reflow_steps=2',
+        f'--out_dir={tmp_path}/fm_2rf')
+    runs = f"--runs=['{out}', '{fm}', '{tmp_path}/fm_ot', '{tmp_path}/fm_2rf']"
+    run('evaluate.py', tiny_config, runs, "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", "--eval_fm=['euler:2']",
         *args[5:], '--eval_split=test', f'--eval_dir={tmp_path}/eval_test', '--tau=1.0')
-    test_meta = json.load(open(tmp_path / 'eval_test' / 'results.json'))['meta']
+    test_res = json.load(open(tmp_path / 'eval_test' / 'results.json'))
+    test_meta = test_res['meta']
+    assert [r['method'] for r in test_meta['runs']] == ['LeDiFlow', 'FM', 'FM-OT', 'FM-2RF']
+    assert {(s['baseline_run'], s['metric']) for s in test_res['speedup']} == \
+        {(b, m) for b in ('fm', 'fm_ot', 'fm_2rf') for m in ('fid', 'kid')}
+    assert test_meta['runs'][3]['train_seconds'] > test_meta['runs'][1]['train_seconds']   # the teacher's time too
     assert test_meta['runs'][0]['tau'] == 1.0        # the command line beats the run's own
     assert test_meta['split'] == 'test' and test_meta['generation_seed'] != meta['generation_seed']
     assert not set(test_meta['ref_indices']) & set(meta['ref_indices'])

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import model as M
 from conftest import native_grid, ROOT, run, run_inprocess
 
 
@@ -111,6 +112,63 @@ def test_torchrun_two_ranks_stay_identical(tiny_config, tmp_path):
     ddp_w, one_w = load(out / 'aux.pt')['model'], load(single / 'aux.pt')['model']
     # 2 ranks x 4 images see other data than 1 x 8: a real 2-process run, not a copy of one
     assert any(not torch.equal(ddp_w[n], one_w[n]) for n in ddp_w)
+    # the OT-coupled baseline (coupling='ot', each rank pairs its own micro-batches) under DDP with accumulation
+    p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'train_flow.py',
+            tiny_config, '--prior=gaussian', '--coupling=ot', f'--out_dir={tmp_path}/ot', '--batch_size=8',
+            '--gradient_accumulation_steps=2', '--max_iters=2')
+    assert 'DDP: weights identical on all 2 ranks' in p.stdout and 'flow iter 2/2: loss' in p.stdout
+
+
+def test_ot_coupling_trains_the_baseline_and_is_refused_with_the_learned_prior(tiny_config, tmp_path):
+    """coupling='ot' changes what the baseline learns (same seed, other weights than the independent coupling),
+    resumes bit-identically, and is refused in one line with the learned prior."""
+    common = [tiny_config, '--prior=gaussian', '--batch_size=8']
+    run('train_flow.py', *common, f'--out_dir={tmp_path}/ind', '--max_iters=2')
+    run('train_flow.py', *common, f'--out_dir={tmp_path}/ot', '--coupling=ot', '--max_iters=2')
+    run('train_flow.py', *common, f'--out_dir={tmp_path}/ot_r', '--coupling=ot', '--max_iters=1')
+    run('train_flow.py', *common, f'--out_dir={tmp_path}/ot_r', '--coupling=ot', '--max_iters=2', '--init_from=resume')
+    ind, ot, ot_r = (load(tmp_path / d / 'flow.pt')['model'] for d in ('ind', 'ot', 'ot_r'))
+    assert any(not torch.equal(ind[k], ot[k]) for k in ot)
+    assert all(torch.equal(ot[k], ot_r[k]) for k in ot)
+    p = run('train_flow.py', tiny_config, '--coupling=ot', check=False)
+    assert p.returncode == 1 and "coupling='ot' re-pairs noise and images" in p.stderr and 'Traceback' not in p.stderr
+
+
+@pytest.mark.parametrize('prior', ['gaussian', 'learned'])
+def test_flow_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeypatch, prior):
+    """reflow_from=TEACHER_DIR: the pairs are (x0, the teacher's midpoint ODE solution from x0 given z), the student
+    starts from the teacher's weights, its training time includes the teacher's, and it says so in its checkpoint;
+    a missing teacher, a teacher of another aux model, or one it would overwrite are one-line errors."""
+    teacher, student = tmp_path / 'teacher', tmp_path / 'student'
+    if prior == 'learned':
+        run('train_aux.py', tiny_config, f'--out_dir={teacher}')
+        student.mkdir()
+        shutil.copy(teacher / 'aux.pt', student / 'aux.pt')
+    run('train_flow.py', tiny_config, f'--prior={prior}', f'--out_dir={teacher}')
+    ns = run_inprocess(monkeypatch, 'train_flow.py', tiny_config, f'--prior={prior}', f'--out_dir={student}',
+                       f'--reflow_from={teacher}', '--reflow_pairs=6', '--reflow_steps=3', '--max_iters=2')
+    pairs, t = ns['pairs'], ns['teacher']
+    assert pairs['x0'].shape == (6, 3, 32, 32) and (pairs['z'] is None) == (prior == 'gaussian')
+    with torch.no_grad():
+        again = M.solve(lambda x, s: t(x, s, pairs['z']), pairs['x0'], 3, 'midpoint')
+    torch.testing.assert_close(pairs['y'], again, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(pairs['y'], pairs['x0'], atol=1e-3)        # the teacher moved them
+    ck, tck = load(student / 'flow.pt'), load(teacher / 'flow.pt')
+    assert ck['reflow']['steps'] == 3 and ck['reflow']['teacher'] == str(teacher)
+    assert ck['train_seconds'] > tck['train_seconds']
+    # one-line errors, nothing overwritten
+    p = run('train_flow.py', tiny_config, f'--prior={prior}', f'--out_dir={student}', f'--reflow_from={tmp_path}/none',
+            check=False)
+    assert p.returncode == 1 and 'no reflow teacher (a trained flow model) checkpoint' in p.stderr
+    before = (teacher / 'flow.pt').read_bytes()
+    p = run('train_flow.py', tiny_config, f'--prior={prior}', f'--out_dir={teacher}', f'--reflow_from={teacher}',
+            check=False)
+    assert p.returncode == 1 and 'which this run overwrites' in p.stderr and (teacher / 'flow.pt').read_bytes() == before
+    if prior == 'learned':   # a teacher trained against another aux model
+        other = tmp_path / 'other'
+        run('train_aux.py', tiny_config, f'--out_dir={other}')
+        p = run('train_flow.py', tiny_config, f'--out_dir={other}', f'--reflow_from={teacher}', check=False)
+        assert p.returncode == 1 and 'was trained against aux checkpoint' in p.stderr
 
 
 def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path):
