@@ -20,8 +20,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
 from common import (all_ranks_finite_or_die, aux_model_args, build, check_ranks_in_sync, compute_line, data_meta,
-                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, log_row, pick_dtype,
-                    pixel_view, save_checkpoint, save_grid, start_log)
+                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, log_row, pick_device,
+                    pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -45,16 +45,17 @@ max_iters = max_iters or aux_max_iters
 # -----------------------------------------------------------------------------
 # set-up: ranks, data, precision
 M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
+device = pick_device(device)   # 'auto' -> cuda or cpu (under torchrun each rank then takes its own GPU)
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
+if int(os.environ.get('RANK', 0)) == 0:   # first, so that it shows even when a check below stops the run
+    print(compute_line(device, dtype, compile), flush=True)
 rank, world, device, master = init_distributed(device)
 if batch_size % (world * gradient_accumulation_steps):
     die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
-dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
-ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
-if master:   # first, so that it shows even when a later check stops the run
-    print(compute_line(device, dtype, compile), flush=True)
 dataset = load_data(data, image_size)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape

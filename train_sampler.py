@@ -23,7 +23,8 @@ from tqdm import tqdm
 import model as M
 from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
                     destroy_distributed, die, get_batch, init_distributed, init_state, load_aux, load_data, load_stage,
-                    log_row, pick_dtype, pixel_view, sampler_model_args, save_checkpoint, save_grid, start_log)
+                    log_row, pick_device, pick_dtype, pixel_view, sampler_model_args, save_checkpoint, save_grid,
+                    start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -54,16 +55,17 @@ if sampler_t_dist not in ('uniform', 'logit_normal'):
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, precision, the training targets
 M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
+device = pick_device(device)   # 'auto' -> cuda or cpu (under torchrun each rank then takes its own GPU)
+dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
+ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
+if int(os.environ.get('RANK', 0)) == 0:   # first, so that it shows even when a check below stops the run
+    print(compute_line(device, dtype, compile), flush=True)
 rank, world, device, master = init_distributed(device)
 if batch_size % (world * gradient_accumulation_steps):
     die(f'batch_size {batch_size} is not divisible by world size {world} x gradient_accumulation_steps '
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
-dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the CPU
-ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
-if master:   # first, so that it shows even when a later check stops the run
-    print(compute_line(device, dtype, compile), flush=True)
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
 aux, aux_ck = load_aux(out_dir, device)
 dataset = load_data(data, image_size, aux_ck)

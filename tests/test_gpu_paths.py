@@ -18,19 +18,14 @@ def load(path):
 
 
 def test_bfloat16_autocast_trains_every_stage(tiny_config, tmp_path):
-    """--dtype=bfloat16 on the CPU is CPU autocast: each stage says so at start-up, its losses stay finite, and the
-    weights it reaches differ from float32's (it did run in bf16). How close bf16 gets: the next test."""
+    """--dtype=bfloat16 on the CPU is CPU autocast: each stage says so at start-up and trains with finite losses
+    and weights. (How close bf16 gets to float32, and that it differs at all: the next test.)"""
     for script, stage in (('train_aux.py', 'aux'), ('train_flow.py', 'flow'), ('train_sampler.py', 'sampler')):
-        got = {}
-        for dtype in ('float32', 'bfloat16'):
-            out = tmp_path / dtype
-            p = run(script, tiny_config, f'--out_dir={out}', f'--dtype={dtype}')
-            line = next(l for l in p.stdout.splitlines() if l.startswith('compute:'))
-            assert line.startswith(f'compute: cpu, {dtype}') and ('autocast' in line) == (dtype == 'bfloat16')
-            got[dtype] = (losses(p.stdout, stage), load(out / f'{stage}.pt')['model'])
-        (_, w32), (l16, w16) = got["float32"], got["bfloat16"]
+        p = run(script, tiny_config, '--dtype=bfloat16')
+        assert p.stdout.splitlines()[0].startswith('compute: cpu, bfloat16 autocast')
+        l16 = losses(p.stdout, stage)
         assert len(l16) == 3 and all(map(torch.isfinite, torch.tensor(l16)))
-        assert any(not torch.equal(w32[k], w16[k]) for k in w32), stage
+        assert all(torch.isfinite(v).all() for v in load(tmp_path / 'out' / f'{stage}.pt')['model'].values())
 
 
 def test_bfloat16_autocast_losses_close_to_float32():
