@@ -198,26 +198,26 @@ def test_paired_interval_of_a_difference_covers_the_truth_and_is_narrow():
     """Synthetic paired data with a known answer: setting B is setting A's images shifted by delta, so their
     covariances are equal and FID(B) - FID(A) = |delta|^2 + 2 delta . (mean_A - mean_ref); with A and the reference
     drawn from the same N(0, I), the true difference is |delta|^2. The 95% interval of the paired difference covers
-    it in at least 17 of 20 trials, and is much narrower than the interval of the same difference taken unpaired
+    it in at least 10 of 12 trials, and is much narrower than the interval of the same difference taken unpaired
     (B as another run, resampled independently)."""
     covered, paired_w, unpaired_w = 0, [], []
     delta = torch.full((8,), 0.08, dtype=torch.float64)
     truth = float(delta @ delta)
-    for trial in range(20):
+    for trial in range(12):
         g = torch.Generator().manual_seed(100 + trial)
         ref = MT.Reference(inception=torch.randn(80, 8, generator=g, dtype=torch.float64))
         a = torch.randn(60, 8, generator=g, dtype=torch.float64)
         runs = [[MT.Features.against(a, ref), MT.Features.against(a + delta, ref)], [MT.Features.against(a + delta, ref)]]
         rows = [[MT.design_row(1, 0, False), MT.design_row(2, 0, False)], [MT.design_row(1, 0, False)]]
         ms = [[[1.0, 1.0], [2.0, 2.0]], [[1.0, 1.0]]]
-        stats = MT.bootstrap(runs, rows, ms, ref, 150, trial, ['fid'])
+        stats = MT.bootstrap(runs, rows, ms, ref, 120, trial, ['fid'])
         est = stats[0].est[1]['fid'] - stats[0].est[0]['fid']
         lo, hi = MT.interval(stats[0].reps['fid'][:, 1] - stats[0].reps['fid'][:, 0], est)
         covered += lo <= truth <= hi
         paired_w.append(hi - lo)
         u_lo, u_hi = MT.interval(stats[1].reps['fid'][:, 0] - stats[0].reps['fid'][:, 0], est)
         unpaired_w.append(u_hi - u_lo)
-    assert covered >= 17, covered
+    assert covered >= 10, covered
     assert np.mean(paired_w) < 0.5 * np.mean(unpaired_w), (np.mean(paired_w), np.mean(unpaired_w))
 
 
