@@ -13,7 +13,7 @@ endif
 PIP = $(PYTHON) -m pip
 CONFIG ?= config/emoji.py
 
-.PHONY: install demo test headline gpu-check
+.PHONY: install demo test headline headline-train headline-eval gpu-check
 install:
 	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
 		echo "creating the virtual environment .venv (source .venv/bin/activate to use it yourself)"; \
@@ -34,12 +34,18 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
 
-# The README's headline comparison (results/headline-2026-11/results.md; docs/experiments.md says what it does and
-# does not show). Run it on an otherwise idle machine: the equal-compute step and the timings measure wall time.
-# LeDiFlow: aux 800, flow 2000, sampler 4000 iterations (config/emoji.py otherwise). The baseline gets its better
-# training t (logit-normal) and the same flow network and iterations, and once more trained on to LeDiFlow's total
-# training wall time (equal compute). Then evaluate.py with 95% intervals: 25 settings x 400 samples; Inception
-# runs at ~10 img/s on 2 CPU cores, so the evaluation takes about 20 minutes (raise EVAL_SAMPLES on a GPU).
+# The README's headline comparison (results/headline-2026-12/results.md; docs/experiments.md says what it does and
+# does not show). Run it on an otherwise idle machine: the equal-compute runs and the timings measure wall time.
+# LeDiFlow: aux 800, flow 2000, sampler 4000 iterations (config/emoji.py otherwise, which holds out 10% of the images
+# from every stage of every run for the memorisation check). Against it, at the same flow network:
+#   fm                the FM baseline (logit-normal t, its better choice), the same 2000 flow iterations
+#   fm_equal_compute  fm trained on until its training time equals LeDiFlow's aux + flow + sampler time
+#   fm_ot             minibatch OT-CFM, trained from scratch for LeDiFlow's training time
+#   fm_2rf            2-rectified flow: fm is the teacher (its 2000 iterations count), 4096 pairs from its ODE
+#                     (midpoint x8), then trained on them until the total equals LeDiFlow's training time
+# Then evaluate.py on the test split, with 95% intervals: 400 samples per setting; Inception runs at ~10 img/s on 2
+# CPU cores, so the evaluation takes about 40 minutes (raise EVAL_SAMPLES on a GPU). `make headline-train` trains,
+# `make headline-eval` evaluates what it trained.
 H = config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=1000 $(ARGS)
 HEADLINE_ITERS = 2000
 HEADLINE_SAMPLER_ITERS = 4000
@@ -48,22 +54,29 @@ EVAL_SAMPLES = 400
 # a reported result uses the held-out half and seeds; explore with EVAL_SPLIT=tune
 EVAL_SPLIT = test
 FM = --prior=gaussian --t_dist=logit_normal
-# the equal-compute iteration count: the baseline's iterations x LeDiFlow's training seconds / the baseline's
-EQUAL_ITERS = $(PYTHON) -c "import torch; ck = lambda n: torch.load('$(HO)/' + n, weights_only=True); \
-	ledi = sum(ck(f'ledi/{s}.pt')['train_seconds'] for s in ('aux', 'flow', 'sampler')); fm = ck('fm/flow.pt'); \
-	print(round(fm['iter'] * ledi / fm['train_seconds']))"
-headline: install
+# equal compute: the baselines train until their train_seconds reach LeDiFlow's three stages' together
+LEDI_SECONDS = $(PYTHON) -c "import torch; print(round(sum(torch.load(f'$(HO)/ledi/{s}.pt', weights_only=True)\
+	['train_seconds'] for s in ('aux', 'flow', 'sampler'))))"
+EQUAL = --max_iters=1000000 --max_train_seconds=$$($(LEDI_SECONDS))
+headline-train: install
 	$(PYTHON) train_aux.py $(H) --out_dir=$(HO)/ledi
 	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/ledi --max_iters=$(HEADLINE_ITERS)
 	$(PYTHON) train_sampler.py $(H) --out_dir=$(HO)/ledi --max_iters=$(HEADLINE_SAMPLER_ITERS)
 	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/fm $(FM) --max_iters=$(HEADLINE_ITERS)
 	rm -rf $(HO)/fm_equal_compute && cp -r $(HO)/fm $(HO)/fm_equal_compute
-	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/fm_equal_compute $(FM) --init_from=resume --max_iters=$$($(EQUAL_ITERS))
-	$(PYTHON) evaluate.py config/emoji.py "--runs=['$(HO)/ledi', '$(HO)/fm', '$(HO)/fm_equal_compute']" --eval_dir=$(HO)/eval \
-		--eval_split=$(EVAL_SPLIT) $(ARGS) \
+	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/fm_equal_compute $(FM) --init_from=resume $(EQUAL)
+	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/fm_2rf $(FM) --reflow_from=$(HO)/fm --reflow_pairs=4096 \
+		--reflow_steps=8 $(EQUAL)
+	$(PYTHON) train_flow.py $(H) --out_dir=$(HO)/fm_ot $(FM) --coupling=ot $(EQUAL)
+
+headline: headline-train headline-eval
+headline-eval: install
+	$(PYTHON) evaluate.py config/emoji.py \
+		"--runs=['$(HO)/ledi', '$(HO)/fm', '$(HO)/fm_equal_compute', '$(HO)/fm_2rf', '$(HO)/fm_ot']" \
+		--eval_dir=$(HO)/eval --eval_split=$(EVAL_SPLIT) $(ARGS) \
 		--eval_samples=$(EVAL_SAMPLES) "--eval_ledi=['euler:1', 'midpoint:1', 'midpoint:2']" \
-		"--eval_sampler=['midpoint:2', 'midpoint:1', 'euler:1']" \
-		"--eval_fm=['euler:8', 'euler:16', 'midpoint:2', 'midpoint:4', 'midpoint:8', 'midpoint:16']"
+		"--eval_sampler=['midpoint:2', 'midpoint:1']" \
+		"--eval_fm=['euler:1', 'euler:2', 'euler:4', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
 
 # On a CUDA machine: what runs, paper-size ms/img and memory, 200-iteration training throughput (benchmarks/gpu.sh)
 gpu-check: install

@@ -189,10 +189,25 @@ def describe(latent):
     return 'pixels' if latent is None else f"latents of {latent['vae']} (scale {latent['scaling_factor']})"
 
 
-def load_data(path, image_size=0, aux_ck=None):
+SPLIT_SEED = 0   # the fixed permutation behind the held-out images and evaluate.py's tune/test halves
+
+
+def data_split(n, holdout):
+    """-> (training indices, held-out indices), both sorted: the first round(holdout * n) items of a fixed permutation
+    (seed SPLIT_SEED, whatever the run's seed) are never trained on, by any stage of any method, so evaluate.py can
+    compare samples with images no model has seen (its memorisation check)."""
+    if not 0 <= holdout < 1:
+        die(f'holdout must be a fraction in [0, 1), got {holdout}')
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    k = round(holdout * n)
+    return perm[k:].sort().values, perm[:k].sort().values
+
+
+def load_data(path, image_size=0, aux_ck=None, holdout=0.0):
     """The training data, [N, H, W, C] (memory-mapped for .npy): uint8 images, or float16 latents
     with their sidecar. Checks it against the config's image_size (the pixel resolution; 0 = any)
-    and against the aux checkpoint a later stage builds on (same shape, same VAE)."""
+    and against the aux checkpoint a later stage builds on (same shape, same VAE). holdout > 0: only
+    the training items (data_split), read into memory."""
     if not os.path.isfile(path):
         die(f"data file '{path}' not found; build it with data/prepare.py (see README)")
     try:
@@ -217,7 +232,10 @@ def load_data(path, image_size=0, aux_ck=None):
         if [*a['image_size'], a['channels']] != list(data.shape[1:]):
             die(f"aux.pt was trained on {a['image_size'][0]}x{a['image_size'][1]}x{a['channels']} data, "
                 f"but '{path}' holds {data.shape[1]}x{data.shape[2]}x{data.shape[3]}")
-    return data
+    if aux_ck is not None and aux_ck['config'].get('holdout', 0.0) != holdout:
+        die(f"aux.pt was trained with holdout={aux_ck['config'].get('holdout', 0.0)}, this run has "
+            f"holdout={holdout}; every stage must hold out the same images")
+    return data[data_split(len(data), holdout)[0].numpy()] if holdout else data
 
 
 def get_batch(data, idx, device, flip=False, gen=None):

@@ -28,8 +28,8 @@ from configurator import configure, take
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
 t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
-out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
-    cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
+out_dir, data, holdout, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
+    cfg, 'out_dir data holdout image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay')
@@ -56,7 +56,7 @@ if batch_size % (world * gradient_accumulation_steps):
         f'{gradient_accumulation_steps}')
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
-dataset = load_data(data, image_size)
+dataset = load_data(data, image_size, holdout=holdout)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
 os.makedirs(out_dir, exist_ok=True)

@@ -36,8 +36,8 @@ from configurator import configure, take
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
 t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
-out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
-    cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
+out_dir, data, holdout, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
+    cfg, 'out_dir data holdout image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay')
@@ -46,7 +46,7 @@ log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 prior, tau, w_max, t_dist, coupling = take(cfg, 'prior tau w_max t_dist coupling')
 reflow_from, reflow_pairs, reflow_steps = take(cfg, 'reflow_from reflow_pairs reflow_steps')
-flow_batch_size, flow_max_iters = take(cfg, 'flow_batch_size flow_max_iters')
+flow_batch_size, flow_max_iters, max_train_seconds = take(cfg, 'flow_batch_size flow_max_iters max_train_seconds')
 # the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width and
 # flow_mapping_depth (common.flow_model_args)
 batch_size = batch_size or flow_batch_size
@@ -82,7 +82,7 @@ if batch_size % (world * gradient_accumulation_steps):
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
 aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
-dataset = load_data(data, image_size, aux_ck)
+dataset = load_data(data, image_size, aux_ck, holdout)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
 os.makedirs(out_dir, exist_ok=True)
@@ -110,6 +110,9 @@ if reflow_from:   # reflow (2-rectified flow): a trained flow model, the teacher
     if teacher_ck['model_args'] != model_args:
         die(f"reflow: the teacher {teacher_path} has model args {teacher_ck['model_args']}, the config gives "
             f"{model_args}")
+    if teacher_ck['config'].get('holdout', 0.0) != holdout:
+        die(f"reflow: the teacher {teacher_path} was trained with holdout={teacher_ck['config'].get('holdout', 0.0)}, "
+            f"this run has holdout={holdout}")
     if ck is None:   # a reflowed model starts from its teacher's weights, and its training time includes the teacher's
         raw_model.load_state_dict(teacher.state_dict())
         ema.load_state_dict(teacher.state_dict())
@@ -131,6 +134,17 @@ def get_lr(it):
         return lr
     p = min(1.0, (it - warmup_iters) / max(1, max_iters - warmup_iters))
     return min_lr + 0.5 * (1 + math.cos(math.pi * p)) * (lr - min_lr)
+
+
+def out_of_time():
+    """max_train_seconds: has the run's training time (as its checkpoint counts it) reached the budget? Rank 0's
+    clock decides for all, so every rank stops at the same iteration."""
+    if not max_train_seconds:
+        return False
+    done = torch.tensor(float(seconds_before + time.time() - t_launch >= max_train_seconds), device=device)
+    if world > 1:
+        torch.distributed.broadcast(done, 0)
+    return bool(done.item())
 
 
 def checkpoint():
@@ -187,7 +201,8 @@ t_start = t_log = time.time()
 log_path = start_log(os.path.join(out_dir, 'flow_log.jsonl'), it) if master else None   # benchmarks/plot_log.py
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
-while it < max_iters:
+stop = out_of_time()
+while it < max_iters and not stop:
     lr_now = get_lr(it)
     for group in optimizer.param_groups:
         group['lr'] = lr_now
@@ -232,20 +247,23 @@ while it < max_iters:
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
     it += 1
+    stop = out_of_time()
 
-    if master and (it % log_interval == 0 or it == max_iters):
+    if master and (it % log_interval == 0 or it == max_iters or stop):
         dt, t_log = time.time() - t_log, time.time()
         n_img, it_log = batch_size * (it - it_log), it
         print(f'flow iter {it}/{max_iters}: loss {loss_mean.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
               f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
         log_row(log_path, iter=it, loss=loss_mean.item(), lr=lr_now, img_per_s=n_img / dt,
                 wall_s=seconds_before + time.time() - t_launch, skipped=skipped)
-    if master and (it % ckpt_interval == 0 or it == max_iters):
+    if master and (it % ckpt_interval == 0 or it == max_iters or stop):
         checkpoint()
-    if master and sample_interval and (it % sample_interval == 0 or it == max_iters):   # 0: no grids
+    if master and sample_interval and (it % sample_interval == 0 or it == max_iters or stop):   # 0: no grids
         sample_grid()
 
 if master:
+    if stop:
+        print(f'flow: stopped at iteration {it}, the training time reached max_train_seconds={max_train_seconds:.0f}')
     print(f'flow done: {ckpt_path}, grid {out_dir}/flow_{it:06d}.png, {time.time() - t_start:.0f}s')
 if world > 1:
     check_ranks_in_sync(raw_model, master)

@@ -31,8 +31,8 @@ from configurator import configure, take
 # the settings this script reads (config/defaults.py defines and explains every key)
 cfg = configure()
 t_launch = time.time()   # the stage's wall time, recorded in its checkpoint (train_seconds)
-out_dir, data, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
-    cfg, 'out_dir data image_size flip device dtype compile use_natten seed init_from')
+out_dir, data, holdout, image_size, flip, device, dtype, compile, use_natten, seed, init_from = take(
+    cfg, 'out_dir data holdout image_size flip device dtype compile use_natten seed init_from')
 batch_size, max_iters, gradient_accumulation_steps = take(cfg, 'batch_size max_iters gradient_accumulation_steps')
 lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = take(
     cfg, 'lr betas weight_decay warmup_iters decay_lr min_lr grad_clip ema_decay')
@@ -68,7 +68,7 @@ micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank a
 torch.manual_seed(seed)   # the initial weights: the same on every rank
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
 aux, aux_ck = load_aux(out_dir, device)
-dataset = load_data(data, image_size, aux_ck)
+dataset = load_data(data, image_size, aux_ck, holdout)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 N = len(dataset)

@@ -6,6 +6,8 @@
 # --- shared by all stages ----------------------------------------------------
 out_dir = 'out/emoji'        # checkpoints aux.pt, flow.pt, sampler.pt and sample grids go here
 data = 'data/emoji/emoji32.npz'  # uint8 [N, H, W, 3] array from data/prepare.py (.npy is memory-mapped)
+holdout = 0.0                # fraction of the data no stage trains on (a fixed random choice, common.data_split):
+                             # unseen images for evaluate.py's memorisation check; every stage of a run the same
 image_size = 0               # expected resolution of the data; 0 = whatever the data holds
 flip = False                 # random horizontal flips (off for emoji: text and digits would mirror)
 device = 'auto'              # 'auto' = cuda if available else cpu; or 'cpu', 'cuda', 'cuda:1', ...
@@ -69,6 +71,9 @@ reflow_from = ''             # reflow (rectified flow's second round, Liu et al.
                              # from the teacher's weights, and its training time includes the teacher's
 reflow_pairs = 16384         # reflow: pairs drawn once at start-up (held in memory, the same on every rank)
 reflow_steps = 16            # reflow: midpoint steps of the teacher's solve
+max_train_seconds = 0.0      # train_flow.py: stop once the run's training wall time (runs resumed from and a reflow
+                             # teacher's included, as in the checkpoint's train_seconds) reaches this; 0 = off. For
+                             # baselines at equal compute: the LeDiFlow run's aux + flow + sampler seconds
 flow_patch = 2
 flow_widths = [128, 256]
 flow_depths = [2, 4]

@@ -5,6 +5,7 @@
 #   python train_sampler.py config/emoji.py && python sample.py config/emoji.py
 out_dir = 'out/emoji'
 data = 'data/emoji/emoji32.npz'
+holdout = 0.1                # 339 images no stage trains on: evaluate.py's memorisation check compares with them
 
 warmup_iters = 100
 ema_decay = 0.995
