@@ -71,8 +71,8 @@ from tqdm import tqdm
 
 import metrics
 import model as M
-from common import (compute_line, data_meta, die, get_batch, load_checkpoint, load_data, load_run, load_vae,
-                    pick_device, pick_dtype, to_uint8, vae_decode)
+from common import (SPLIT_SEED, compute_line, data_meta, data_split, die, get_batch, load_checkpoint, load_data,
+                    load_run, load_vae, pick_device, pick_dtype, to_uint8, vae_decode)
 from configurator import configure, take
 
 
@@ -198,6 +198,7 @@ class Run:
     tau: float = 1.0                   # the prior temperature it samples with
     coupling: str = 'independent'      # how its flow was trained: 'ot' = minibatch OT (OT-CFM)
     reflow: bool = False               # its flow was reflowed from a teacher (2-rectified flow)
+    holdout: float = 0.0               # the fraction of the data it never trained on (common.data_split)
 
     @property
     def learned(self):
@@ -232,7 +233,8 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, 
                train=train, train_seconds=sum(secs.values()) if all(secs.values()) else None,
                settings=settings_of(aux is not None, ledi_flow, sampler_settings, fm_flow),
                tau=tau if tau is not None else flow_ck.get('config', {}).get('tau', 1.0),
-               coupling=flow_ck.get('config', {}).get('coupling', 'independent'), reflow=bool(flow_ck.get('reflow')))
+               coupling=flow_ck.get('config', {}).get('coupling', 'independent'), reflow=bool(flow_ck.get('reflow')),
+               holdout=flow_ck.get('config', {}).get('holdout', 0.0))
 
 
 # -----------------------------------------------------------------------------
@@ -338,22 +340,36 @@ def cost_row(run, s):
 # -----------------------------------------------------------------------------
 # the evaluation, step by step
 
-SPLIT_SEED = 0                 # the fixed permutation that cuts the data set into the tune and test halves
 TEST_SEED_OFFSET = 1_000_003   # 'test' generates from seed + this: never the noise 'tune' explored on
 
 
-def split_indices(n_data, split, n_ref):
-    """The tune/test protocol. A fixed permutation of the data set (independent of `seed`) is cut in two halves:
-    'tune' takes its reference images from the first, 'test' from the second, so no reference image of the one is
-    a reference image of the other. -> (reference indices [n_ref], others): `others` are the images outside the
-    reference set, this half's first, for the 'z from data' rows."""
+def split_indices(n_data, split, n_ref, holdout=0.0):
+    """The tune/test protocol. The training images (all of them, or those the runs' holdout left: common.data_split)
+    are cut in two halves by a fixed permutation (independent of `seed`), and so are the held-out images: 'tune'
+    takes its reference images from the first halves, 'test' from the second, so no reference image of the one is
+    a reference image of the other. -> (reference indices [n_ref], others, held-out indices): `others` are the
+    training images outside the reference set, this half's first (the 'z from data' rows; with the reference, every
+    training image), and the held-out ones are this split's half of the images no run trained on."""
     if split not in ('tune', 'test'):
         die(f"eval_split must be 'tune' or 'test', got '{split}'")
-    perm = torch.randperm(n_data, generator=torch.Generator().manual_seed(SPLIT_SEED))
-    halves = perm[:n_data // 2], perm[n_data // 2:]
-    own, other = halves if split == 'tune' else halves[::-1]
+
+    def halves(idx):
+        idx = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(SPLIT_SEED))]
+        first, second = idx[:len(idx) // 2], idx[len(idx) // 2:]
+        return (first, second) if split == 'tune' else (second, first)
+    train, held = data_split(n_data, holdout)
+    own, other = halves(train)
     n_ref = min(n_ref or len(own), len(own))
-    return own[:n_ref], torch.cat([own[n_ref:], other])
+    return own[:n_ref], torch.cat([own[n_ref:], other]), halves(held)[0]
+
+
+def holdout_of(run_dirs):
+    """The holdout the runs were trained with (their flow.pt's config): the same for all, or no check means much."""
+    found = {p: load_checkpoint(os.path.join(p, 'flow.pt'), 'flow.pt').get('config', {}).get('holdout', 0.0)
+             for p in run_dirs}
+    if len(set(found.values())) > 1:
+        die(f'the runs were trained with different holdouts ({found}): they must leave out the same images')
+    return next(iter(found.values()))
 
 
 def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
@@ -398,10 +414,10 @@ def curve(run, times, stats, metric):
                          ms_measured=np.array([median_times(times[i])['total'] for i in idx]))
 
 
-def result_rows(runs, times, stats, metric_names):
+def result_rows(runs, times, stats, metric_names, guard):
     """One row per setting of every run: what results.json/.csv hold."""
     rows = []
-    for run, run_times, st in zip(runs, times, stats):
+    for run, run_times, st, run_guard in zip(runs, times, stats, guard):
         for i, s in enumerate(run.settings):
             med = median_times(run_times[i])
             row = cost_row(run, s)
@@ -415,6 +431,7 @@ def result_rows(runs, times, stats, metric_names):
                 found = m in metric_names
                 out[m] = st.est[i][m] if found else None
                 out[f'{m}_ci'] = metrics.interval(st.reps[m][:, i], st.est[i][m]) if found else None
+            out['memorisation'] = run_guard[i]
             rows.append(out)
     return rows
 
@@ -506,6 +523,28 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         parts = f"{r['ms_sampler']:.2f} + {r['ms_decoder']:.2f} + {r['ms_flow']:.2f}{vae}"
         lines.append(f"| {r['label']} | {r['setting']} | {r['nfe']} + {r['sampler_nfe']} | {fmt(r['ms_model'], 2)} | "
                      f"{r['ms_measured']:.2f} ({parts}) | {q} |")
+    if meta['holdout']:
+        k = len(meta['held_out_indices'])
+        lines += [
+            '', '## Memorisation check', '',
+            f"{k} held-out images of this split ({100 * meta['holdout']:.0f}% of the data set was left out of every "
+            f"stage of every run) against {k} training reference images: FID and KID of each setting against either "
+            f"(a sample set closer to the training images than to unseen ones shows up as FID/KID vs training well "
+            f"below vs held-out), and the nearest-neighbour test in Inception space: each sample's distance to its "
+            f"nearest training image (every training image), its "
+            f"median over the held-out images' median ({meta['held_out_nn_median']:.2f}) and the fraction of samples "
+            f"closer than the held-out images' 5th percentile (about 5% when samples are no closer to the training "
+            f"set than unseen images are). For scale, the held-out images themselves against the {k} training "
+            f"images: FID {meta['held_out_fid_train']:.1f}, KID x1e3 {1e3 * meta['held_out_kid_train']:.2f}.", '',
+            f'| run | setting | FID vs training ({k}) | FID vs held-out ({k}) | KID x1e3 vs training | KID x1e3 vs '
+            f'held-out | NN distance / held-out\'s | closer than held-out 5th pct |',
+            '|---|---|---|---|---|---|---|---|']
+        for r in rows:
+            g = r['memorisation']
+            if g:
+                lines.append(f"| {r['label']} | {r['setting']} | {g['fid_train']:.1f} | {g['fid_held']:.1f} | "
+                             f"{1e3 * g['kid_train']:.2f} | {1e3 * g['kid_held']:.2f} | {g['nn_ratio']:.3f} | "
+                             f"{100 * g['nn_close']:.1f}% |")
     lines += [
         '', '## Speedup at matched quality', '',
         "Target: the baseline's cheapest setting whose quality is statistically indistinguishable from its best "
@@ -582,7 +621,8 @@ def main():
     metric_names = ['fid', 'kid'] + (['cmmd'] if clip else [])
     latent = data_meta(data)
     data_arr = load_data(latent['source'] if latent else data)
-    ref_idx, others = split_indices(len(data_arr), eval_split, eval_ref_samples)
+    holdout = holdout_of(run_dirs)
+    ref_idx, others, held_idx = split_indices(len(data_arr), eval_split, eval_ref_samples, holdout)
     n_ref = len(ref_idx)
     ref_sha1 = hashlib.sha1(np.sort(ref_idx.numpy()).astype(np.int64).tobytes()).hexdigest()[:16]
     gen_seed = seed + (TEST_SEED_OFFSET if eval_split == 'test' else 0)
@@ -590,6 +630,12 @@ def main():
                        f':uint8'.encode()).hexdigest()[:12]
     t0 = time.time()
     ref = reference_features(data_arr, ref_idx, inception_net, clip_model, os.path.join(eval_dir, f'ref_{key}.pt'))
+    mem = None   # 1b. the memorisation check's images (runs trained with a holdout): all training images, held-out ones
+    if holdout:
+        train_rest = reference_features(data_arr, others, inception_net, None, os.path.join(eval_dir, f'rest_{key}.pt'))
+        held = reference_features(data_arr, held_idx, inception_net, None, os.path.join(eval_dir, f'held_{key}.pt'))
+        mem = metrics.Memorisation(train=torch.cat([ref.inception, train_rest.inception]), held=held.inception,
+                                   ref_small=ref.inception[:len(held_idx)])
     # the 'z from data' images: training images outside the reference set
     data_images = get_batch(data_arr if not latent else load_data(data), others[:max(eval_samples, speed_batch)], 'cpu')
 
@@ -599,6 +645,8 @@ def main():
     t1 = time.time()
     features, inception_s = featurise(runs, eval_samples, gen_seed, ctx, data_images, inception_net, clip_model, ref)
     n_imgs = sum(len(r.settings) for r in runs) * eval_samples
+    guard = [[mem.check(f.inception) if mem is not None and s.kind != 'prior only' else None
+              for f, s in zip(fs, r.settings)] for fs, r in zip(features, runs)]
     t2 = time.time()
 
     # 3. times, interleaved
@@ -618,11 +666,15 @@ def main():
     t4 = time.time()
 
     # 6. outputs
-    rows = result_rows(runs, times, stats, metric_names)
+    rows = result_rows(runs, times, stats, metric_names, guard)
     meta = dict(device=dev_name, dtype=dtype, speed_batch=speed_batch, speed_repeats=speed_repeats,
                 samples=eval_samples, ref_samples=n_ref, bootstrap=eval_bootstrap, data=data, seed=seed,
                 split=eval_split, split_seed=SPLIT_SEED, generation_seed=gen_seed, z_from_data_seed=gen_seed + 1,
-                ref_indices_sha1=ref_sha1, ref_indices=sorted(ref_idx.tolist()),
+                ref_indices_sha1=ref_sha1, ref_indices=sorted(ref_idx.tolist()), holdout=holdout,
+                held_out_indices=sorted(held_idx.tolist()),
+                held_out_nn_median=None if mem is None else mem.held_nn.median().item(),
+                held_out_fid_train=None if mem is None else metrics.fid(mem.held, mem.ref_small),
+                held_out_kid_train=None if mem is None else metrics.kid(mem.held, mem.ref_small),
                 inception=inc_path, clip=clip or None, inception_img_per_s=round(n_imgs / inception_s, 1),
                 wall_s=dict(reference=round(t1 - t0, 1), generate_and_features=round(t2 - t1, 1),
                             timing=round(t3 - t2, 1), bootstrap=round(t4 - t3, 1)),

@@ -79,6 +79,44 @@ def cmmd(e1, e2, sigma=10.0, scale=1000.0, c=None, d=None):
     return (scale * (k(e1, e1, c, c) + k(e2, e2, d, d) - 2 * k(e1, e2, c, d))).item()
 
 
+def kid(x, y):
+    """KID of two full feature sets (the unbiased estimator)."""
+    ones = lambda a: torch.ones(len(a), dtype=torch.float64)
+    return kid_resampled(cubic_kernel(x, x), cubic_kernel(y, y), cubic_kernel(x, y), ones(x), ones(y))
+
+
+def nearest_distance(x, train, batch=1000):
+    """Each row of x [N, D]: its Euclidean distance to the nearest row of train [M, D] -> [N]."""
+    return torch.cat([torch.cdist(x[i:i + batch], train).min(1).values for i in range(0, len(x), batch)])
+
+
+@dataclass
+class Memorisation:
+    """The memorisation check's yardsticks: the features of every training image (for nearest neighbours), of
+    held-out images no run trained on, and of as many training reference images (FID is biased by the set size,
+    so the two FIDs are compared at equal size)."""
+    train: torch.Tensor      # [M, D] every training image
+    held: torch.Tensor       # [K, D] held-out images
+    ref_small: torch.Tensor  # [K, D] training reference images
+    held_nn: torch.Tensor = field(init=False)   # each held-out image's distance to its nearest training image
+
+    def __post_init__(self):
+        self.held_nn = nearest_distance(self.held, self.train)
+
+    def check(self, x):
+        """Generated features x [N, D] -> FID and KID against the held-out and against the training images (equal
+        numbers), and the nearest-neighbour test: the median distance of a sample to its nearest training image
+        over the held-out images' median (below 1: samples sit closer to the training set than unseen real images
+        do), and the fraction of samples closer than the held-out images' 5th percentile (about 0.05 without
+        copies)."""
+        nn = nearest_distance(x, self.train)
+        ones = lambda a: torch.ones(len(a), dtype=torch.float64)   # FID from the Grams: no 2048 x 2048 matrices
+        fid_ = lambda y: fid_resampled(x, y, ones(x), ones(y), x @ y.T)
+        return dict(fid_held=fid_(self.held), fid_train=fid_(self.ref_small), kid_held=kid(x, self.held),
+                    kid_train=kid(x, self.ref_small), nn_ratio=(nn.median() / self.held_nn.median()).item(),
+                    nn_close=(nn < torch.quantile(self.held_nn, 0.05)).double().mean().item())
+
+
 @dataclass
 class Reference:
     """The reference images in feature space: Inception features [M, 2048], their kernel matrix, CLIP embeddings."""

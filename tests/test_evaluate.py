@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 import evaluate as E
+import common
 import metrics as MT
 from conftest import native_grid, run
 
@@ -222,15 +223,53 @@ def test_paired_interval_of_a_difference_covers_the_truth_and_is_narrow():
 
 
 def test_split_indices_are_disjoint_fixed_and_keep_z_from_data_out_of_the_reference():
-    tune_ref, tune_others = E.split_indices(3391, 'tune', 1000)
-    test_ref, test_others = E.split_indices(3391, 'test', 1000)
-    assert len(tune_ref) == len(test_ref) == 1000
+    tune_ref, tune_others, tune_held = E.split_indices(3391, 'tune', 1000)
+    test_ref, test_others, test_held = E.split_indices(3391, 'test', 1000)
+    assert len(tune_ref) == len(test_ref) == 1000 and len(tune_held) == len(test_held) == 0
     assert not set(tune_ref.tolist()) & set(test_ref.tolist())
     for ref, others in ((tune_ref, tune_others), (test_ref, test_others)):
         assert not set(ref.tolist()) & set(others.tolist()) and len(ref) + len(others) == 3391
     assert torch.equal(E.split_indices(3391, 'tune', 1000)[0], tune_ref)            # fixed, whatever the seed
-    ref, others = E.split_indices(3391, 'test', 0)                                  # 0 = the whole half ...
+    ref, others, _ = E.split_indices(3391, 'test', 0)                               # 0 = the whole half ...
     assert len(ref) == 3391 - 3391 // 2 and not set(ref.tolist()) & set(others.tolist())   # ... z from data outside it
+
+
+def test_holdout_images_are_never_trained_on_and_split_between_tune_and_test(tmp_path, capsys):
+    """The held-out images: a fixed 10% that load_data leaves out for every stage, halved between the splits,
+    never a reference or 'z from data' image."""
+    train, held = common.data_split(3391, 0.1)
+    assert len(held) == 339 and len(train) == 3391 - 339 and not set(train.tolist()) & set(held.tolist())
+    data = np.arange(3391, dtype=np.uint8)[:, None, None, None].repeat(2, 1).repeat(2, 2).repeat(3, 3)
+    data[:, 0, 0, 0] = np.arange(3391) % 256                       # item i is recognisable by (i // 256, i % 256)
+    data[:, 0, 0, 1] = np.arange(3391) // 256
+    np.savez(tmp_path / 'd.npz', images=data)
+    seen = common.load_data(str(tmp_path / 'd.npz'), holdout=0.1)
+    seen_ids = seen[:, 0, 0, 1].astype(int) * 256 + seen[:, 0, 0, 0]
+    assert sorted(seen_ids.tolist()) == train.tolist()               # exactly the training items, none held out
+    halves = []
+    for split in ('tune', 'test'):
+        ref, others, h = E.split_indices(3391, split, 1000, 0.1)
+        assert not set(h.tolist()) & (set(ref.tolist()) | set(others.tolist()))
+        assert set(h.tolist()) <= set(held.tolist()) and set(ref.tolist()) | set(others.tolist()) == set(train.tolist())
+        halves.append(set(h.tolist()))
+    assert not halves[0] & halves[1] and len(halves[0] | halves[1]) == 339
+    with pytest.raises(SystemExit):
+        common.data_split(10, 1.0)
+    assert 'error: holdout must be a fraction in [0, 1), got 1.0' in capsys.readouterr().err
+
+
+def test_memorisation_check_flags_copies_and_not_fresh_samples():
+    """Samples that copy training images sit at distance ~0 from them (ratio ~0, nearly all 'closer than held-out');
+    fresh samples of the same distribution as the training and held-out images look like held-out ones."""
+    g = torch.Generator().manual_seed(0)
+    draw = lambda n: torch.randn(n, 16, generator=g, dtype=torch.float64)
+    train, held = draw(500), draw(200)
+    mem = MT.Memorisation(train=train, held=held, ref_small=train[:200])
+    copies = mem.check(train[torch.randint(500, (300,), generator=g)] + 1e-3 * draw(300))
+    fresh = mem.check(draw(300))
+    assert copies['nn_ratio'] < 0.01 and copies['nn_close'] > 0.95
+    assert 0.9 < fresh['nn_ratio'] < 1.1 and fresh['nn_close'] < 0.15
+    assert copies['kid_train'] < copies['kid_held'] and abs(fresh['kid_train'] - fresh['kid_held']) < 0.01
 
 
 def test_quantised_features_equal_those_of_the_saved_png(tmp_path):
@@ -254,9 +293,10 @@ def tiny_inception(path):
 
 def test_sweep_end_to_end(tiny_config, tmp_path):
     out, fm = tmp_path / 'out', tmp_path / 'fm'
+    hold = '--holdout=0.1'   # every run leaves out the same 10% of the images: the memorisation check compares with them
     for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
-        run(script, tiny_config, '--tau=0.8')                       # a run with its own prior temperature
-    run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={fm}')
+        run(script, tiny_config, '--tau=0.8', hold)                 # a run with its own prior temperature
+    run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={fm}', hold)
     tiny_inception(tmp_path / 'inc.pt')
     args = [tiny_config, f"--runs=['{out}', '{fm}']", "--eval_ledi=['euler:1', 'midpoint:1']", "--eval_sampler=['euler:1', 'midpoint:2']",
             "--eval_fm=['euler:2', 'midpoint:2']", '--eval_samples=24', '--eval_ref_samples=30', '--eval_bootstrap=20',
@@ -286,14 +326,23 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
         assert os.path.getsize(tmp_path / 'eval' / f) > 0
     assert meta['split'] == 'tune' and meta['generation_seed'] == meta['seed'] and len(meta['ref_indices']) == 30
     assert meta['runs'][0]['tau'] == 0.8             # the run's own prior temperature (its flow.pt's config)
+    # the memorisation check: this split's half of the 339 held-out images, never a reference image
+    assert meta['holdout'] == 0.1 and len(meta['held_out_indices']) == 169
+    assert not set(meta['held_out_indices']) & set(meta['ref_indices']) and meta['held_out_nn_median'] > 0
+    for r in rows:
+        g = r['memorisation']
+        assert (g is None) == (r['kind'] == 'prior only')
+        if g:
+            assert g['nn_ratio'] > 0 and 0 <= g['nn_close'] <= 1 and g['fid_held'] > 0 and g['fid_train'] > 0
+    assert '## Memorisation check' in open(tmp_path / 'eval' / 'results.md').read()
     # fixed seeds: a rerun (with the cached reference features) gives the same quality numbers and intervals
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
     assert [(r['fid'], r['fid_ci'], r['kid']) for r in again['rows']] == [(r['fid'], r['fid_ci'], r['kid']) for r in rows]
     # the test split: other reference images, other generation seeds; with the other few-step routes as contenders
-    run('train_flow.py', tiny_config, '--prior=gaussian', '--coupling=ot', f'--out_dir={tmp_path}/fm_ot')
+    run('train_flow.py', tiny_config, '--prior=gaussian', '--coupling=ot', f'--out_dir={tmp_path}/fm_ot', hold)
     run('train_flow.py', tiny_config, '--prior=gaussian', f'--reflow_from={fm}', '--reflow_pairs=8', '--reflow_steps=2',
-        f'--out_dir={tmp_path}/fm_2rf')
+        f'--out_dir={tmp_path}/fm_2rf', hold)
     runs = f"--runs=['{out}', '{fm}', '{tmp_path}/fm_ot', '{tmp_path}/fm_2rf']"
     run('evaluate.py', tiny_config, runs, "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", "--eval_fm=['euler:2']",
         *args[5:], '--eval_split=test', f'--eval_dir={tmp_path}/eval_test', '--tau=1.0')
@@ -307,6 +356,11 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     assert test_meta['split'] == 'test' and test_meta['generation_seed'] != meta['generation_seed']
     assert not set(test_meta['ref_indices']) & set(meta['ref_indices'])
     assert test_meta['ref_indices_sha1'] != meta['ref_indices_sha1']
+    assert len(test_meta['held_out_indices']) == 170 and not set(test_meta['held_out_indices']) & set(meta['held_out_indices'])
+    # runs that left out different images cannot share one memorisation check
+    run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={tmp_path}/fm_all')
+    p = run('evaluate.py', *args[:1], f"--runs=['{fm}', '{tmp_path}/fm_all']", *args[2:], check=False)
+    assert p.returncode == 1 and 'error: the runs were trained with different holdouts' in p.stderr
 
 
 def test_save_npz_reloads_the_same_pixels(tiny_config, tmp_path):

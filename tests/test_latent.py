@@ -112,7 +112,7 @@ def test_three_stages_sample_and_evaluate_on_latents(latents, tmp_path):
     # *pixel* images (16 of the tune split's), not of the latents
     import evaluate
     pixels = np.load(d / 'pixels.npy')
-    ref_idx, _ = evaluate.split_indices(len(pixels), 'tune', 16)
+    ref_idx, _, _ = evaluate.split_indices(len(pixels), 'tune', 16)
     assert sorted(ref_idx.tolist()) == res['meta']['ref_indices']
     expected = evaluate.inception_features(torch.jit.load(str(tmp_path / 'inc.pt')),
                                            torch.from_numpy(pixels[np.sort(ref_idx.numpy())]).permute(0, 3, 1, 2))
