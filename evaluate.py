@@ -9,6 +9,8 @@ What it does, in order (main() at the bottom reads the same way; the statistics 
 1. reference features: Inception (and, with --clip=DIR, CLIP) features of eval_ref_samples training
    images of the eval_split half of the data (split_indices: 'tune' for every exploration and every choice
    of a default, 'test' once for a reported result, with frozen settings), cached in eval_dir.
+   Runs trained with a holdout (config: holdout = 0.1; every run must hold out the same images) also get the
+   memorisation check's images: this split's half of the held-out images and every training image.
 2. every run (LeDiFlow or the gaussian-prior baseline, read from flow.pt), every setting: eval_samples
    images from fixed seeds (the same noise at every setting; 'test' uses other seeds than 'tune'), and
    their features. LeDiFlow settings are
@@ -44,7 +46,11 @@ What it does, in order (main() at the bottom reads the same way; the statistics 
    between the baseline's neighbouring settings along its best-so-far curve: never more than the real
    setting that reaches it, so it can only understate LeDiFlow's speedup), and the largest baseline NFE
    that the setting beats at 95% (the baseline's best setting at that NFE).
-6. results.md, results.json, results.csv and quality_vs_time.png in eval_dir.
+6. the memorisation check (runs with a holdout), per setting: FID and KID against the held-out images and
+   against as many training reference images (equal sizes, as FID's bias depends on the set's size), and
+   each sample's Inception distance to its nearest training image against the held-out images' own
+   (metrics.Memorisation): samples closer to the training set than unseen real images are, copy it.
+7. results.md, results.json, results.csv and quality_vs_time.png in eval_dir.
 
 Standard inputs: generated images are quantised to uint8 exactly as a saved PNG would be before any
 feature network (decoded latents too). Inception input: uint8 -> float in [0, 255], resized to 299 x 299
