@@ -1,4 +1,5 @@
-"""Redraw this headline's quality-vs-time plots (assets/headline_quality_vs_time*.png) with evaluate.plot, from
+"""Redraw this (former) headline's quality-vs-time plots next to this file with evaluate.plot (the README's are the
+December headline's, in assets/), from
 the settings table in results.md next to this file (the run's results.json was not committed).
 
     python results/headline-2026-11/plot.py
@@ -26,6 +27,6 @@ for line in open(os.path.join(HERE, 'results.md')):
                      ms_model=None if ms_model == '-' else float(ms_model), fid=f, fid_ci=[f0, f1],
                      kid=k, kid_ci=[k0, k1]))   # KID x1e3, as the table has it
 assert len(rows) == 25, len(rows)
-plot(rows, 'fid', os.path.join(ROOT, 'assets', 'headline_quality_vs_time.png'))
-plot(rows, 'kid', os.path.join(ROOT, 'assets', 'headline_quality_vs_time_kid.png'))
+plot(rows, 'fid', os.path.join(HERE, 'quality_vs_time.png'))
+plot(rows, 'kid', os.path.join(HERE, 'quality_vs_time_kid.png'))
 print('wrote assets/headline_quality_vs_time.png, assets/headline_quality_vs_time_kid.png')
