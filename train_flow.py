@@ -201,6 +201,8 @@ t_start = t_log = time.time()
 log_path = start_log(os.path.join(out_dir, 'flow_log.jsonl'), it) if master else None   # benchmarks/plot_log.py
 it_log = it
 skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
+clipped = 0  # steps since the last log line whose gradient norm grad_clip scaled down (LeDiFlow's Eq. 6 and the
+             # baseline's loss differ in scale, so the same grad_clip may bind on one and not the other)
 stop = out_of_time()
 while it < max_iters and not stop:
     lr_now = get_lr(it)
@@ -235,6 +237,7 @@ while it < max_iters and not stop:
     # the optimizer step: clip the gradient, check (on every rank) that all is finite, step, EMA
     scaler.unscale_(optimizer)   # float16: the true gradients before clipping
     grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), grad_clip or float('inf'))
+    clipped += bool(grad_clip and grad_norm > grad_clip)
     if all_ranks_finite_or_die(loss_mean, grad_norm, 'flow', it, skip_nonfinite, fp16=scaler.is_enabled(),
                                max_in_a_row=max_skipped_in_a_row):
         scaler.step(optimizer)   # optimizer.step() (float16: unless its gradients overflowed)
@@ -251,11 +254,14 @@ while it < max_iters and not stop:
 
     if master and (it % log_interval == 0 or it == max_iters or stop):
         dt, t_log = time.time() - t_log, time.time()
-        n_img, it_log = batch_size * (it - it_log), it
+        n_steps, it_log = it - it_log, it
+        n_img = batch_size * n_steps
         print(f'flow iter {it}/{max_iters}: loss {loss_mean.item():.4f}, lr {lr_now:.2e}, {n_img / dt:.1f} img/s, '
-              f'{time.time() - t_start:.0f}s' + (f', {skipped} skipped' if skipped else ''), flush=True)
+              f'{time.time() - t_start:.0f}s, clipped {clipped / n_steps:.0%}' +
+              (f', {skipped} skipped' if skipped else ''), flush=True)
         log_row(log_path, iter=it, loss=loss_mean.item(), lr=lr_now, img_per_s=n_img / dt,
-                wall_s=seconds_before + time.time() - t_launch, skipped=skipped)
+                wall_s=seconds_before + time.time() - t_launch, skipped=skipped, clipped=clipped / n_steps)
+        clipped = 0
     if master and (it % ckpt_interval == 0 or it == max_iters or stop):
         checkpoint()
     if master and sample_interval and (it % sample_interval == 0 or it == max_iters or stop):   # 0: no grids

@@ -397,3 +397,13 @@ def test_sampler_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monk
         assert torch.equal(student['model'][k], w), k
     p = run('train_sampler.py', tiny_config, f'--sampler_reflow_from={out}/sampler.pt', check=False)
     assert p.returncode == 1 and 'copy it first' in p.stderr
+
+
+def test_flow_log_counts_clipped_steps(tiny_config, tmp_path):
+    """The log's 'clipped' is the fraction of steps since the last row whose gradient grad_clip scaled down:
+    all of them at a tiny grad_clip, none without clipping."""
+    for clip, want in (('1e-9', 1.0), ('0.0', 0.0)):
+        out = tmp_path / f'clip{clip}'
+        run('train_flow.py', tiny_config, '--prior=gaussian', f'--grad_clip={clip}', f'--out_dir={out}')
+        rows = [json.loads(line) for line in open(out / 'flow_log.jsonl')]
+        assert len(rows) == 3 and all(r['clipped'] == want for r in rows)
