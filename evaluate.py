@@ -369,15 +369,6 @@ def split_indices(n_data, split, n_ref, holdout=0.0):
     return own[:n_ref], torch.cat([own[n_ref:], other]), halves(held)[0]
 
 
-def holdout_of(run_dirs):
-    """The holdout the runs were trained with (their flow.pt's config): the same for all, or no check means much."""
-    found = {p: load_checkpoint(os.path.join(p, 'flow.pt'), 'flow.pt').get('config', {}).get('holdout', 0.0)
-             for p in run_dirs}
-    if len(set(found.values())) > 1:
-        die(f'the runs were trained with different holdouts ({found}): they must leave out the same images')
-    return next(iter(found.values()))
-
-
 def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
     """Inception (and CLIP) features of the reference images data_arr[ref_idx], cached."""
     if not os.path.isfile(cache):
@@ -627,7 +618,12 @@ def main():
     metric_names = ['fid', 'kid'] + (['cmmd'] if clip else [])
     latent = data_meta(data)
     data_arr = load_data(latent['source'] if latent else data)
-    holdout = holdout_of(run_dirs)
+    runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau if 'tau' in set_by else None)
+            for p in run_dirs]
+    if len({r.holdout for r in runs}) > 1:   # the memorisation check needs images that no run has seen
+        die(f'the runs were trained with different holdouts ({ {r.path: r.holdout for r in runs} }): they must leave '
+            f'out the same images')
+    holdout = runs[0].holdout
     ref_idx, others, held_idx = split_indices(len(data_arr), eval_split, eval_ref_samples, holdout)
     n_ref = len(ref_idx)
     ref_sha1 = hashlib.sha1(np.sort(ref_idx.numpy()).astype(np.int64).tobytes()).hexdigest()[:16]
@@ -646,8 +642,6 @@ def main():
     data_images = get_batch(data_arr if not latent else load_data(data), others[:max(eval_samples, speed_batch)], 'cpu')
 
     # 2. every run, every setting: images and features
-    runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau if 'tau' in set_by else None)
-            for p in run_dirs]
     t1 = time.time()
     features, inception_s = featurise(runs, eval_samples, gen_seed, ctx, data_images, inception_net, clip_model, ref)
     n_imgs = sum(len(r.settings) for r in runs) * eval_samples

@@ -79,9 +79,13 @@ def cmmd(e1, e2, sigma=10.0, scale=1000.0, c=None, d=None):
     return (scale * (k(e1, e1, c, c) + k(e2, e2, d, d) - 2 * k(e1, e2, c, d))).item()
 
 
+def ones(a):
+    """Counts of a full set (every image once), for the *_resampled functions."""
+    return torch.ones(len(a), dtype=torch.float64)
+
+
 def kid(x, y):
     """KID of two full feature sets (the unbiased estimator)."""
-    ones = lambda a: torch.ones(len(a), dtype=torch.float64)
     return kid_resampled(cubic_kernel(x, x), cubic_kernel(y, y), cubic_kernel(x, y), ones(x), ones(y))
 
 
@@ -110,8 +114,7 @@ class Memorisation:
         do), and the fraction of samples closer than the held-out images' 5th percentile (about 0.05 without
         copies)."""
         nn = nearest_distance(x, self.train)
-        ones = lambda a: torch.ones(len(a), dtype=torch.float64)   # FID from the Grams: no 2048 x 2048 matrices
-        fid_ = lambda y: fid_resampled(x, y, ones(x), ones(y), x @ y.T)
+        fid_ = lambda y: fid_resampled(x, y, ones(x), ones(y), x @ y.T)   # from the Grams: no 2048 x 2048 matrices
         return dict(fid_held=fid_(self.held), fid_train=fid_(self.ref_small), kid_held=kid(x, self.held),
                     kid_train=kid(x, self.ref_small), nn_ratio=(nn.median() / self.held_nn.median()).item(),
                     nn_close=(nn < torch.quantile(self.held_nn, 0.05)).double().mean().item())
