@@ -44,8 +44,8 @@ test: install
 #   fm_2rf            2-rectified flow: fm is the teacher (its 2000 iterations count), 4096 pairs from its ODE
 #                     (midpoint x8), then trained on them until the total equals LeDiFlow's training time
 # Then evaluate.py on the test split, with 95% intervals: 400 samples per setting; Inception runs at ~10 img/s on 2
-# CPU cores: on 2026-12-02 training took 1 h 24 min and the evaluation 1 h 10 min (raise EVAL_SAMPLES on a GPU). `make headline-train` trains,
-# `make headline-eval` evaluates what it trained.
+# CPU cores. On 2026-12-02 training took 1 h 24 min and the evaluation 1 h 10 min (raise EVAL_SAMPLES on a GPU).
+# `make headline-train` trains, `make headline-eval` evaluates what it trained.
 H = config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=1000 $(ARGS)
 HEADLINE_ITERS = 2000
 HEADLINE_SAMPLER_ITERS = 4000

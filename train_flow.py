@@ -204,6 +204,11 @@ skipped = 0  # batches skipped for a non-finite loss (skip_nonfinite)
 clipped = 0  # steps since the last log line whose gradient norm grad_clip scaled down (LeDiFlow's Eq. 6 and the
              # baseline's loss differ in scale, so the same grad_clip may bind on one and not the other)
 stop = out_of_time()
+if stop and ck is None:   # a budget smaller than the start-up (or than a reflow teacher's time) would save nothing
+    took = seconds_before + time.time() - t_launch
+    spent = f"{'the teacher and ' if teacher is not None else ''}start-up took {took:.0f} s"
+    die(f'max_train_seconds={max_train_seconds:g} is spent before the first iteration ({spent}): '
+        f'nothing would be trained')
 while it < max_iters and not stop:
     lr_now = get_lr(it)
     for group in optimizer.param_groups:

@@ -407,3 +407,21 @@ def test_flow_log_counts_clipped_steps(tiny_config, tmp_path):
         run('train_flow.py', tiny_config, '--prior=gaussian', f'--grad_clip={clip}', f'--out_dir={out}')
         rows = [json.loads(line) for line in open(out / 'flow_log.jsonl')]
         assert len(rows) == 3 and all(r['clipped'] == want for r in rows)
+
+
+def test_max_train_seconds_stops_at_the_budget(tiny_config, tmp_path):
+    """max_train_seconds stops training once the run's train_seconds (runs resumed from included) reach it, with a
+    checkpoint; a budget spent before the first iteration of a new run is a one-line error, not a run without one."""
+    out = tmp_path / 'out'
+    run('train_flow.py', tiny_config, '--prior=gaussian')
+    before = torch.load(out / 'flow.pt', weights_only=True)
+    budget = before['train_seconds'] + 4
+    p = run('train_flow.py', tiny_config, '--prior=gaussian', '--init_from=resume', '--max_iters=1000000',
+            f'--max_train_seconds={budget}')
+    after = torch.load(out / 'flow.pt', weights_only=True)
+    assert 'the training time reached max_train_seconds' in p.stdout
+    assert before['iter'] <= after['iter'] < 1000000 and after['train_seconds'] >= budget
+    p = run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={tmp_path}/new', '--max_train_seconds=0.001',
+            check=False)
+    assert p.returncode == 1 and 'error: max_train_seconds=0.001 is spent before the first iteration' in p.stderr
+    assert not os.path.exists(tmp_path / 'new' / 'flow.pt')

@@ -1,6 +1,6 @@
-"""Redraw this (former) headline's quality-vs-time plots next to this file with evaluate.plot (the README's are the
-December headline's, in assets/), from
-the settings table in results.md next to this file (the run's results.json was not committed).
+"""Redraw this (former) headline's quality-vs-time plots next to this file with evaluate.plot, from the settings
+table in results.md next to this file (the run's results.json was not committed). The README's figures are the
+December headline's, in assets/.
 
     python results/headline-2026-11/plot.py
 """
@@ -29,4 +29,4 @@ for line in open(os.path.join(HERE, 'results.md')):
 assert len(rows) == 25, len(rows)
 plot(rows, 'fid', os.path.join(HERE, 'quality_vs_time.png'))
 plot(rows, 'kid', os.path.join(HERE, 'quality_vs_time_kid.png'))
-print('wrote assets/headline_quality_vs_time.png, assets/headline_quality_vs_time_kid.png')
+print(f'wrote {HERE}/quality_vs_time.png, quality_vs_time_kid.png')
