@@ -18,6 +18,7 @@ out_dir/flow_<iter>.png: rows of prior samples x0, 1-step and 4-step midpoint re
 import copy
 import math
 import os
+import shutil
 import time
 from contextlib import nullcontext
 
@@ -46,7 +47,8 @@ log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 prior, tau, w_max, t_dist, coupling = take(cfg, 'prior tau w_max t_dist coupling')
 reflow_from, reflow_pairs, reflow_steps = take(cfg, 'reflow_from reflow_pairs reflow_steps')
-flow_batch_size, flow_max_iters, max_train_seconds = take(cfg, 'flow_batch_size flow_max_iters max_train_seconds')
+flow_batch_size, flow_max_iters, max_train_seconds, keep_every = take(
+    cfg, 'flow_batch_size flow_max_iters max_train_seconds keep_every')
 # the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width and
 # flow_mapping_depth (common.flow_model_args)
 batch_size = batch_size or flow_batch_size
@@ -267,8 +269,13 @@ while it < max_iters and not stop:
         log_row(log_path, iter=it, loss=loss_mean.item(), lr=lr_now, img_per_s=n_img / dt,
                 wall_s=seconds_before + time.time() - t_launch, skipped=skipped, clipped=clipped / n_steps)
         clipped = 0
-    if master and (it % ckpt_interval == 0 or it == max_iters or stop):
+    keep = keep_every and it % keep_every == 0
+    if master and (it % ckpt_interval == 0 or it == max_iters or stop or keep):
         checkpoint()
+        if keep:   # a snapshot that stays: flow_<iter>.pt, loadable as flow.pt
+            keep_path = os.path.join(out_dir, f'flow_{it:06d}.pt')
+            shutil.copyfile(ckpt_path, keep_path + '.tmp')
+            os.replace(keep_path + '.tmp', keep_path)
     if master and sample_interval and (it % sample_interval == 0 or it == max_iters or stop):   # 0: no grids
         sample_grid()
 

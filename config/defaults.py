@@ -74,6 +74,8 @@ reflow_steps = 16            # reflow: midpoint steps of the teacher's solve
 max_train_seconds = 0.0      # train_flow.py: stop once the run's training wall time (runs resumed from and a reflow
                              # teacher's included, as in the checkpoint's train_seconds) reaches this; 0 = off. For
                              # baselines at equal compute: the LeDiFlow run's aux + flow + sampler seconds
+keep_every = 0               # train_flow.py: also keep a copy flow_<iter>.pt of the checkpoint every N iterations
+                             # (0 = off): the snapshots of one run at several budgets (a curve over training length)
 flow_patch = 2
 flow_widths = [128, 256]
 flow_depths = [2, 4]

@@ -425,3 +425,22 @@ def test_max_train_seconds_stops_at_the_budget(tiny_config, tmp_path):
             check=False)
     assert p.returncode == 1 and 'error: max_train_seconds=0.001 is spent before the first iteration' in p.stderr
     assert not os.path.exists(tmp_path / 'new' / 'flow.pt')
+
+
+def test_keep_every_keeps_snapshots_that_load_as_the_run(tiny_config, tmp_path):
+    """keep_every=2 over 5 iterations keeps flow_000002.pt and flow_000004.pt: each the checkpoint at that iteration
+    (its EMA differs from the next one's), loadable by sample.py as a run's flow.pt; off by default."""
+    out = tmp_path / 'out'
+    run('train_flow.py', tiny_config, '--prior=gaussian', '--max_iters=5', '--keep_every=2')
+    kept = sorted(p for p in os.listdir(out) if re.fullmatch(r'flow_\d+\.pt', p))
+    assert kept == ['flow_000002.pt', 'flow_000004.pt']
+    a, b, last = load(out / kept[0]), load(out / kept[1]), load(out / 'flow.pt')
+    assert (a['iter'], b['iter'], last['iter']) == (2, 4, 5)
+    assert a['train_seconds'] < b['train_seconds'] <= last['train_seconds']
+    assert any(not torch.equal(a['ema'][k], b['ema'][k]) for k in a['ema'])
+    snap = tmp_path / 'snap'
+    snap.mkdir()
+    shutil.copyfile(out / kept[1], snap / 'flow.pt')
+    run('sample.py', f'--out_dir={snap}', '--num_samples=2', '--steps=1', '--device=cpu')
+    run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={tmp_path}/off')
+    assert not [p for p in os.listdir(tmp_path / 'off') if re.fullmatch(r'flow_\d+\.pt', p)]

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The curve over training budget (docs/experiments.md, results/budget-curve-2026-12/): LeDiFlow and the FM
+# baseline at flow budgets of 250, 500, 1000 and 2000 iterations (BUDGETS=...; 2000 is the headline's), from one
+# run per method (constant learning rate after the 100-iteration warmup, the default, so a run's snapshot at N
+# iterations is the N-iteration run).
+#
+#   bash benchmarks/budget_curve.sh train    # both runs side by side, one thread each (~65 min on 2 CPU cores)
+#   bash benchmarks/budget_curve.sh eval     # evaluate.py on the test split, every budget's three runs
+#   bash benchmarks/budget_curve.sh eval 500 # or only these budgets (after the first call made the feature cache)
+#
+# LeDiFlow: aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
+# the flow's length, and their time counts in every budget's total. The flow keeps a snapshot every 50 iterations.
+# FM (logit-normal t): one run trained side by side with LeDiFlow's, its checkpoint kept every 50 iterations, stopped
+# once it has passed LeDiFlow's training time at the largest budget. At each budget N:
+#   fm_N          its snapshot at N iterations (same iterations)
+#   fm_eq_N       its first snapshot whose training time is at least LeDiFlow's aux + sampler + flow-at-N time
+#                 (equal compute, rounded up to the next 50 iterations: in the baseline's favour)
+# Both runs take one core each (OMP_NUM_THREADS=1) and both write a checkpoint every 50 iterations, so they train
+# under the same load; the training times are those of that setting, not of a lone 2-thread run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+O=${CURVE_DIR:-out/curve}
+BUDGETS=${BUDGETS:-"250 500 1000 2000"}
+KEEP=${KEEP:-50}
+H="config/emoji.py --log_interval=100 --ckpt_interval=$KEEP --keep_every=$KEEP --sample_interval=0 ${ARGS:-}"
+
+seconds() {   # the summed train_seconds of the checkpoints named
+    $PY -c "import sys, torch; print(sum(torch.load(p, weights_only=True)['train_seconds'] for p in sys.argv[1:]))" "$@"
+}
+
+rundir() {    # rundir DIR FLOW_SNAPSHOT [AUX_DIR]: a run directory evaluate.py reads, made of links
+    mkdir -p "$1"
+    ln -sf "$(realpath "$2")" "$1/flow.pt"
+    if [ -n "${3:-}" ]; then ln -sf "$(realpath "$3/aux.pt")" "$1/aux.pt"; ln -sf "$(realpath "$3/sampler.pt")" "$1/sampler.pt"; fi
+}
+
+train() {
+    export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # one core per run
+    mkdir -p "$O"
+    $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --max_iters=1000000 \
+        > $O/fm.log 2>&1 &
+    fm_pid=$!
+    { $PY train_aux.py $H --out_dir=$O/ledi ${AUX_ARGS:-}
+      $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=${SAMPLER_ITERS:-4000}
+      $PY train_flow.py $H --out_dir=$O/ledi --max_iters=${BUDGETS##* }; } > $O/ledi.log 2>&1
+    stages="$O/ledi/aux.pt $O/ledi/sampler.pt"
+    for n in $BUDGETS; do
+        f=$(printf 'flow_%06d.pt' $n)
+        echo "$n $(seconds $stages $O/ledi/$f)" >> $O/ledi_seconds.txt
+        rundir $O/ledi_$n $O/ledi/$f $O/ledi
+        rundir $O/fm_$n $O/fm/$f
+    done
+    last=$(tail -1 $O/ledi_seconds.txt | cut -d' ' -f2)
+    while kill -0 $fm_pid 2>/dev/null; do   # let the baseline pass LeDiFlow's largest budget's time, then stop it
+        sleep 30
+        s=$(seconds $(ls $O/fm/flow_*.pt | tail -1))
+        if $PY -c "import sys; sys.exit(not float('$s') >= float('$last'))"; then kill $fm_pid 2>/dev/null || true; fi
+    done
+    wait $fm_pid || true
+    while read -r n t; do   # equal compute: the first snapshot with at least LeDiFlow's time
+        f=$($PY -c "
+import glob, sys, torch
+for p in sorted(glob.glob('$O/fm/flow_*.pt')):
+    if torch.load(p, weights_only=True)['train_seconds'] >= $t:
+        print(p); break")
+        [ -n "$f" ] || { echo "no fm snapshot reaches ${t}s" >&2; exit 1; }
+        rundir $O/fm_eq_$n $f
+    done < $O/ledi_seconds.txt
+    ls -l $O/fm_eq_*/flow.pt
+}
+
+evaluate() {   # evaluate [N ...]: these budgets (default: all), one after another
+    if [ ! -d $O/eval_cache ]; then
+        # the reference features (Inception features of the test half's reference images, of the held-out images
+        # and of every training image), once: a small evaluation whose only output kept is its feature cache
+        set -- ${@:-$BUDGETS}
+        $PY evaluate.py config/emoji.py "--runs=['$O/fm_$1']" --eval_dir=$O/eval_cache.tmp --eval_split=test \
+            --eval_samples=50 --eval_bootstrap=10 --speed_repeats=1 "--eval_fm=['euler:1']"
+        mv $O/eval_cache.tmp $O/eval_cache
+    fi
+    for n in ${@:-$BUDGETS}; do
+        mkdir -p $O/eval_$n && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$n/
+        $PY evaluate.py config/emoji.py "--runs=['$O/ledi_$n', '$O/fm_$n', '$O/fm_eq_$n']" --eval_dir=$O/eval_$n \
+            --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=500 --speed_repeats=10 \
+            "--eval_ledi=['midpoint:1', 'midpoint:2']" "--eval_sampler=['midpoint:2']" \
+            "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
+    done
+}
+
+case "${1:-}" in
+    train) train ;;
+    eval) shift; evaluate "$@" ;;
+    *) echo "usage: bash benchmarks/budget_curve.sh train|eval" >&2; exit 2 ;;
+esac
