@@ -1,0 +1,128 @@
+"""The curve over training budget: prints its tables and draws assets/budget_curve.png from the per-budget
+results.json files next to this file (budget_<N>/: what `bash benchmarks/budget_curve.sh eval` wrote to
+out/curve/eval_<N>/, unchanged).
+
+    python results/budget-curve-2026-12/curve.py
+"""
+import glob
+import json
+import os
+import re
+
+here = os.path.dirname(os.path.abspath(__file__))
+res = {int(re.search(r'budget_(\d+)', p).group(1)): json.load(open(p))
+       for p in glob.glob(os.path.join(here, 'budget_*', 'results.json'))}
+budgets = sorted(res)
+kid = lambda v: f'{1e3 * v:.1f}'
+
+
+def real(r, label):
+    return [x for x in r['rows'] if x['label'] == label and x['kind'] in ('sampled z', 'gaussian prior')]
+
+
+def run(r, label):
+    return next(x for x in r['meta']['runs'] if x['label'] == label)
+
+
+def iters(r, label):
+    return int(re.search(r'flow (\d+) iters', run(r, label)['train']).group(1))
+
+
+def speedup(r, base, m):
+    return next(s for s in r['speedup'] if s['baseline_run'] == base and s['metric'] == m)
+
+
+def fmt(s):
+    if s['ratio'] is None:
+        return 'not reached'
+    reached = f", reached in {s['reached']:.0%}" if s['reached'] < 0.975 else ''
+    return f"{s['ratio']:.2f}x [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}{reached}]"
+
+
+def fm_by_nfe(r, label):
+    """The baseline's FID at 2 / 4 / 8 / 16 NFE (its best setting at each)."""
+    rows = real(r, label)
+    return ' / '.join(f"{min(x['fid'] for x in rows if x['nfe'] == n):.1f}" if any(x['nfe'] == n for x in rows)
+                      else '-' for n in (2, 4, 8, 16))
+
+
+print('| flow iters | LeDiFlow training min | equal-compute FM iters | best FID: LeDiFlow / FM same iters / FM equal '
+      'compute | best KID x1e3: same order | LeDiFlow faster than same-iteration FM, by FID | by KID | than '
+      'equal-compute FM, by FID | by KID |')
+print('|---|---|---|---|---|---|---|---|---|')
+for n in budgets:
+    r = res[n]
+    L, S, E = f'ledi_{n}', f'fm_{n}', f'fm_eq_{n}'
+    best = lambda label, m: min(x[m] for x in real(r, label))
+    print(f"| {n} | {run(r, L)['train_seconds'] / 60:.1f} | {iters(r, E)} ({run(r, E)['train_seconds'] / 60:.1f} min) | "
+          f"{best(L, 'fid'):.1f} / {best(S, 'fid'):.1f} / {best(E, 'fid'):.1f} | "
+          f"{kid(best(L, 'kid'))} / {kid(best(S, 'kid'))} / {kid(best(E, 'kid'))} | "
+          f"{fmt(speedup(r, S, 'fid'))} | {fmt(speedup(r, S, 'kid'))} | {fmt(speedup(r, E, 'fid'))} | "
+          f"{fmt(speedup(r, E, 'kid'))} |")
+
+print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 2 / 4) and '
+      "with z from data (its ceiling), and the memorisation check of LeDiFlow's best setting:\n")
+print('| flow iters | FM same iters | FM equal compute | LeDiFlow 2 / 4 | z from data 2 / 4 | LeDiFlow FID vs training '
+      '/ held-out | NN distance / held-out\'s |')
+print('|---|---|---|---|---|---|---|')
+for n in budgets:
+    r = res[n]
+    L = f'ledi_{n}'
+    ledi = {x['nfe']: x['fid'] for x in real(r, L)}
+    zd = {x['nfe']: x['fid'] for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data'}
+    b = min(real(r, L), key=lambda x: x['fid'])['memorisation']
+    print(f"| {n} | {fm_by_nfe(r, f'fm_{n}')} | {fm_by_nfe(r, f'fm_eq_{n}')} | "
+          f"{ledi.get(2, float('nan')):.1f} / {ledi.get(4, float('nan')):.1f} | "
+          f"{zd.get(2, float('nan')):.1f} / {zd.get(4, float('nan')):.1f} | {b['fid_train']:.1f} / {b['fid_held']:.1f} | "
+          f"{b['nn_ratio']:.2f} ({b['nn_close']:.0%} closer than held-out 5th pct) |")
+
+m0 = res[budgets[0]]['meta']
+print(f"\n{m0['samples']} samples per setting, {m0['ref_samples']} reference images, {m0['bootstrap']} bootstrap "
+      f"replicates, {m0['speed_repeats']} timing rounds; split {m0['split']}; {m0['device']}, {m0['dtype']}.")
+
+print('\nFraction of steps whose gradient grad_clip = 1.0 scaled down (the runs\' flow_log.jsonl, copied here):\n')
+print('| run | iterations 1-100 (warmup) | 101-1000 | 1001-2000 | 2001-3050 |')
+print('|---|---|---|---|---|')
+for name, f in (('LeDiFlow', 'ledi_flow_log.jsonl'), ('FM', 'fm_flow_log.jsonl')):
+    log = [json.loads(line) for line in open(os.path.join(here, f))]
+    cells = []
+    for a, b in ((0, 100), (100, 1000), (1000, 2000), (2000, 3050)):
+        c = [x['clipped'] for x in log if a < x['iter'] <= b]   # one row per 100 iterations
+        cells.append(f'{sum(c) / len(c):.1%}' if c else '-')
+    print(f'| {name} | ' + ' | '.join(cells) + ' |')
+
+import matplotlib  # noqa: E402  (only for the figure)
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+mins = lambda r, label: run(r, label)['train_seconds'] / 60
+for label, fmtc, name in (('ledi_{}', 'o-', 'LeDiFlow (best setting)'), ('fm_eq_{}', 's-', 'FM, equal compute'),
+                          ('fm_{}', '^--', 'FM, same iterations')):
+    xs = [mins(res[n], label.format(n)) for n in budgets]
+    a1.plot(xs, [min(x['fid'] for x in real(res[n], label.format(n))) for n in budgets], fmtc, label=name)
+zd = [min(x['fid'] for x in res[n]['rows'] if x['label'] == f'ledi_{n}' and x['kind'] == 'z from data') for n in budgets]
+a1.plot([mins(res[n], f'ledi_{n}') for n in budgets], zd, 'o:', color='gray', label='LeDiFlow, z from data')
+a1.set(xscale='log', xlabel='training minutes (2 CPU cores, one thread per run)', ylabel='best FID (lower is better)',
+       title='best quality against training compute')
+a1.legend(fontsize=8)
+for base, m, c, name in (('fm_eq_{}', 'fid', 'C1', 'vs equal compute, FID'), ('fm_eq_{}', 'kid', 'C3', 'vs equal compute, KID'),
+                         ('fm_{}', 'fid', 'C2', 'vs same iterations, FID'), ('fm_{}', 'kid', 'C4', 'vs same iterations, KID')):
+    pts = [(mins(res[n], f'ledi_{n}'), speedup(res[n], base.format(n), m)) for n in budgets]
+    pts = [(x, s) for x, s in pts if s['ratio'] is not None]
+    a2.errorbar([x for x, _ in pts], [s['ratio'] for _, s in pts],
+                yerr=[[s['ratio'] - s['ci'][0] for _, s in pts], [s['ci'][1] - s['ratio'] for _, s in pts]],
+                fmt='o-' if 'equal' in name else 'o--', color=c, capsize=3, label=name)
+a2.axhline(3.75, color='gray', ls=':', lw=1, label="the paper's 3.75x")
+a2.axhline(1, color='k', lw=0.5)
+a2.set(xscale='log', xlabel="LeDiFlow's training minutes", ylabel='LeDiFlow faster at matched quality [95%]',
+       title='speedup against training compute')
+a2.legend(fontsize=8)
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
+for a in (a1, a2):
+    a.xaxis.set_major_formatter(ScalarFormatter())
+    a.xaxis.set_minor_formatter(ScalarFormatter())
+fig.tight_layout()
+out = os.path.join(here, '..', '..', 'assets', 'budget_curve.png')
+fig.savefig(out, dpi=110)
+print(f'wrote {os.path.normpath(out)}')
