@@ -18,7 +18,6 @@ out_dir/flow_<iter>.png: rows of prior samples x0, 1-step and 4-step midpoint re
 import copy
 import math
 import os
-import shutil
 import time
 from contextlib import nullcontext
 
@@ -149,13 +148,16 @@ def out_of_time():
     return bool(done.item())
 
 
-def checkpoint():
-    save_checkpoint({'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
-                     'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
-                     'iter': it, 'train_seconds': seconds_before + time.time() - t_launch, 'latent': latent,
-                     'aux_ref': aux_ref(aux_ck) if learned else None,
-                     'reflow': dict(teacher=os.path.abspath(reflow_from), pairs=reflow_pairs, steps=reflow_steps,
-                                    solver='midpoint') if reflow_from else None}, ckpt_path)
+def checkpoint(*paths):
+    """The run's state, written atomically to flow.pt and to every path given (keep_every's snapshots)."""
+    state = {'stage': 'flow', 'model_args': model_args, 'config': cfg, 'model': raw_model.state_dict(),
+             'ema': ema.state_dict(), 'optimizer': optimizer.state_dict(), 'scaler': scaler.state_dict(),
+             'iter': it, 'train_seconds': seconds_before + time.time() - t_launch, 'latent': latent,
+             'aux_ref': aux_ref(aux_ck) if learned else None,
+             'reflow': dict(teacher=os.path.abspath(reflow_from), pairs=reflow_pairs, steps=reflow_steps,
+                            solver='midpoint') if reflow_from else None}
+    for path in (ckpt_path, *paths):
+        save_checkpoint(state, path)
 
 
 @torch.no_grad()
@@ -269,13 +271,9 @@ while it < max_iters and not stop:
         log_row(log_path, iter=it, loss=loss_mean.item(), lr=lr_now, img_per_s=n_img / dt,
                 wall_s=seconds_before + time.time() - t_launch, skipped=skipped, clipped=clipped / n_steps)
         clipped = 0
-    keep = keep_every and it % keep_every == 0
+    keep = [os.path.join(out_dir, f'flow_{it:06d}.pt')] if keep_every and it % keep_every == 0 else []
     if master and (it % ckpt_interval == 0 or it == max_iters or stop or keep):
-        checkpoint()
-        if keep:   # a snapshot that stays: flow_<iter>.pt, loadable as flow.pt
-            keep_path = os.path.join(out_dir, f'flow_{it:06d}.pt')
-            shutil.copyfile(ckpt_path, keep_path + '.tmp')
-            os.replace(keep_path + '.tmp', keep_path)
+        checkpoint(*keep)   # a kept snapshot loads as a run's flow.pt
     if master and sample_interval and (it % sample_interval == 0 or it == max_iters or stop):   # 0: no grids
         sample_grid()
 
