@@ -280,7 +280,8 @@ while it < max_iters and not stop:
 if master:
     if stop:
         print(f'flow: stopped at iteration {it}, the training time reached max_train_seconds={max_train_seconds:.0f}')
-    print(f'flow done: {ckpt_path}, grid {out_dir}/flow_{it:06d}.png, {time.time() - t_start:.0f}s')
+    grid = f', grid {out_dir}/flow_{it:06d}.png' if sample_interval else ''   # sample_interval=0: none
+    print(f'flow done: {ckpt_path}{grid}, {time.time() - t_start:.0f}s')
 if world > 1:
     check_ranks_in_sync(raw_model, master)
     del model               # the DDP wrapper holds the process group (common.destroy_distributed says why)

@@ -429,9 +429,12 @@ def test_max_train_seconds_stops_at_the_budget(tiny_config, tmp_path):
 
 def test_keep_every_keeps_snapshots_that_load_as_the_run(tiny_config, tmp_path):
     """keep_every=2 over 5 iterations keeps flow_000002.pt and flow_000004.pt: each the checkpoint at that iteration
-    (its EMA differs from the next one's), loadable by sample.py as a run's flow.pt; off by default."""
+    (its EMA differs from the next one's), loadable by sample.py as a run's flow.pt; off by default. The last line
+    names the final grid only where one was drawn (not with sample_interval=0)."""
     out = tmp_path / 'out'
-    run('train_flow.py', tiny_config, '--prior=gaussian', '--max_iters=5', '--keep_every=2')
+    p = run('train_flow.py', tiny_config, '--prior=gaussian', '--max_iters=5', '--keep_every=2')
+    grid = re.search(r'flow done: .*, grid (\S+\.png), ', p.stdout).group(1)
+    assert os.path.isfile(os.path.join(ROOT, grid))
     kept = sorted(p for p in os.listdir(out) if re.fullmatch(r'flow_\d+\.pt', p))
     assert kept == ['flow_000002.pt', 'flow_000004.pt']
     a, b, last = load(out / kept[0]), load(out / kept[1]), load(out / 'flow.pt')
@@ -442,5 +445,7 @@ def test_keep_every_keeps_snapshots_that_load_as_the_run(tiny_config, tmp_path):
     snap.mkdir()
     shutil.copyfile(out / kept[1], snap / 'flow.pt')
     run('sample.py', f'--out_dir={snap}', '--num_samples=2', '--steps=1', '--device=cpu')
-    run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={tmp_path}/off')
+    p = run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={tmp_path}/off', '--sample_interval=0')
     assert not [p for p in os.listdir(tmp_path / 'off') if re.fullmatch(r'flow_\d+\.pt', p)]
+    assert not [p for p in os.listdir(tmp_path / 'off') if p.endswith('.png')]
+    assert 'flow done: ' in p.stdout and 'grid' not in p.stdout.split('flow done: ')[1]
