@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/baseline_sweep.sh train   # 8 runs of 2,000 flow iterations, two at a time, one thread each
 #   bash benchmarks/baseline_sweep.sh eval    # evaluate.py on the tune split, all runs in one table
+#   bash benchmarks/baseline_sweep.sh eval 1000   # the same for their 1,000-iteration snapshots
 #
 # Every run trains 2,000 iterations (LeDiFlow's flow budget in the headline; the equal-compute baseline there
 # trains ~3,100) and keeps its 1,000-iteration snapshot (flow_001000.pt), except patch 2, which costs more per
@@ -47,15 +48,28 @@ train() {
     wait $a; wait $b
 }
 
-evaluate() {
-    runs=$(ls -d $O/*/ | grep -v eval | sed "s|/$||; s|.*|'&'|" | paste -sd, -)
-    $PY evaluate.py config/emoji.py "--runs=[$runs]" --eval_dir=$O/eval --eval_split=tune \
+evaluate() {   # evaluate [1000]: the runs at 2,000 iterations, or their 1,000-iteration snapshots (not patch 2's)
+    if [ ! -d $O/eval_cache ]; then   # the reference features, once: a small evaluation whose feature cache is kept
+        $PY evaluate.py config/emoji.py "--runs=['$O/base']" --eval_dir=$O/eval_cache.tmp --eval_split=tune \
+            --eval_samples=50 --eval_bootstrap=10 --speed_repeats=1 "--eval_fm=['euler:1']"
+        mv $O/eval_cache.tmp $O/eval_cache
+    fi
+    local at=${1:-2000} runs=() d
+    for d in $(ls -d $O/*/ | grep -v eval); do
+        d=${d%/}
+        if [ $at = 2000 ]; then runs+=("'$d'"); continue; fi
+        [ -f $d/flow_00$at.pt ] || continue   # rundirs of the snapshots: flow.pt a link to flow_00<at>.pt
+        mkdir -p $O/at_$at/$(basename $d) && ln -sf "$(realpath $d/flow_00$at.pt)" $O/at_$at/$(basename $d)/flow.pt
+        runs+=("'$O/at_$at/$(basename $d)'")
+    done
+    mkdir -p $O/eval_$at && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$at/
+    $PY evaluate.py config/emoji.py "--runs=[$(IFS=,; echo "${runs[*]}")]" --eval_dir=$O/eval_$at --eval_split=tune \
         --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=500 --speed_repeats=5 \
         "--eval_fm=['midpoint:2', 'midpoint:4', 'midpoint:8']"
 }
 
 case "${1:-}" in
     train) train ;;
-    eval) evaluate ;;
+    eval) shift; evaluate "$@" ;;
     *) echo "usage: bash benchmarks/baseline_sweep.sh train|eval" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@
 #   bash benchmarks/budget_curve.sh train    # both runs side by side, one thread each (~65 min on 2 CPU cores)
 #   bash benchmarks/budget_curve.sh eval     # evaluate.py on the test split, every budget's three runs
 #   bash benchmarks/budget_curve.sh eval 500 # or only these budgets (after the first call made the feature cache)
+#   CURVE_DIR=out/curve_lr6 BUDGETS=2000 FM_ARGS=--lr=6e-4 bash benchmarks/budget_curve.sh train   # the tuned baseline
 #
 # LeDiFlow: aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
 # the flow's length, and their time counts in every budget's total. The flow keeps a snapshot every 50 iterations.
@@ -39,7 +40,7 @@ train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # one core per run
     mkdir -p "$O"
     $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --max_iters=1000000 \
-        > $O/fm.log 2>&1 &
+        ${FM_ARGS:-} > $O/fm.log 2>&1 &
     fm_pid=$!
     { $PY train_aux.py $H --out_dir=$O/ledi ${AUX_ARGS:-}
       $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=${SAMPLER_ITERS:-4000}
