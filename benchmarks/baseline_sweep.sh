@@ -25,7 +25,7 @@ BASE="config/emoji.py --prior=gaussian --t_dist=logit_normal --max_iters=$ITERS 
 
 run() {   # run NAME ARGS...: one variant, trained into $O/NAME, its output in $O/NAME.log
     local name=$1; shift
-    [ -f $O/$name/flow.pt ] && [ -f $O/$name.done ] && return 0   # done before: the sweep resumes where it stopped
+    [ -f $O/$name.done ] && return 0   # done before: the sweep resumes where it stopped
     $PY train_flow.py $BASE --out_dir=$O/$name "$@" > $O/$name.log 2>&1
     touch $O/$name.done
 }
@@ -54,12 +54,12 @@ evaluate() {   # evaluate [1000]: the runs at 2,000 iterations, or their 1,000-i
             --eval_samples=50 --eval_bootstrap=10 --speed_repeats=1 "--eval_fm=['euler:1']"
         mv $O/eval_cache.tmp $O/eval_cache
     fi
-    local at=${1:-2000} runs=() d
+    local at=${1:-2000} runs=() d snap
     for d in $(ls -d $O/*/ | grep -v eval); do
-        d=${d%/}
+        d=${d%/}; snap=$d/$(printf 'flow_%06d.pt' $at)
         if [ $at = 2000 ]; then runs+=("'$d'"); continue; fi
-        [ -f $d/flow_00$at.pt ] || continue   # rundirs of the snapshots: flow.pt a link to flow_00<at>.pt
-        mkdir -p $O/at_$at/$(basename $d) && ln -sf "$(realpath $d/flow_00$at.pt)" $O/at_$at/$(basename $d)/flow.pt
+        [ -f $snap ] || continue   # a run directory per snapshot: its flow.pt a link to the snapshot
+        mkdir -p $O/at_$at/$(basename $d) && ln -sf "$(realpath $snap)" $O/at_$at/$(basename $d)/flow.pt
         runs+=("'$O/at_$at/$(basename $d)'")
     done
     mkdir -p $O/eval_$at && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$at/
