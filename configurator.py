@@ -96,6 +96,12 @@ def configure(argv=None, set_by=None):
             _unknown(key, defaults, 'on the command line')
         cfg[key] = _check_type(key, parse_value(s), defaults[key], 'on the command line')
         set_by[key] = 'command line'
+    for key in ('log_interval', 'ckpt_interval'):   # every loop takes `it % interval`
+        if cfg[key] < 1:
+            fail(f'{key} must be at least 1, got {cfg[key]} (sample_interval=0 turns grids off; a checkpoint is '
+                 f'always written at the end)')
+    if cfg['sample_interval'] < 0:
+        fail(f"sample_interval must be 0 (no grids) or more, got {cfg['sample_interval']}")
     return cfg
 
 

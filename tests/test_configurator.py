@@ -51,3 +51,7 @@ def test_other_mistakes(tmp_path):
     bad = tmp_path / 'bad.py'
     bad.write_text('lr = = 3\n')
     assert 'SyntaxError' in error([str(bad)])
+    assert 'ckpt_interval must be at least 1' in error(['--ckpt_interval=0'])   # was a ZeroDivisionError in the loop
+    assert 'log_interval must be at least 1' in error(['--log_interval=-5'])
+    assert 'sample_interval must be 0' in error(['--sample_interval=-1'])
+    assert configure(['--sample_interval=0'])['sample_interval'] == 0
