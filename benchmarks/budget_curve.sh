@@ -7,6 +7,8 @@
 #   bash benchmarks/budget_curve.sh train    # both runs side by side, one thread each (~65 min on 2 CPU cores)
 #   bash benchmarks/budget_curve.sh eval     # evaluate.py on the test split, every budget's three runs
 #   bash benchmarks/budget_curve.sh eval 500 # or only these budgets (after the first call made the feature cache)
+#   BUDGETS="250 500" bash benchmarks/budget_curve.sh link   # other budgets of runs already trained (the snapshots
+#                                            # are there): their run directories, without training anything
 #   CURVE_DIR=out/curve_lr6 BUDGETS=2000 FM_ARGS=--lr=6e-4 bash benchmarks/budget_curve.sh train   # the tuned baseline
 #
 # LeDiFlow: aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
@@ -45,21 +47,24 @@ train() {
     { $PY train_aux.py $H --out_dir=$O/ledi ${AUX_ARGS:-}
       $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=${SAMPLER_ITERS:-4000}
       $PY train_flow.py $H --out_dir=$O/ledi --max_iters=${BUDGETS##* }; } > $O/ledi.log 2>&1
-    stages="$O/ledi/aux.pt $O/ledi/sampler.pt"
-    for n in $BUDGETS; do
-        f=$(printf 'flow_%06d.pt' $n)
-        echo "$n $(seconds $stages $O/ledi/$f)" >> $O/ledi_seconds.txt
-        rundir $O/ledi_$n $O/ledi/$f $O/ledi
-        rundir $O/fm_$n $O/fm/$f
-    done
-    last=$(tail -1 $O/ledi_seconds.txt | cut -d' ' -f2)
+    last=$(seconds $O/ledi/aux.pt $O/ledi/sampler.pt $O/ledi/$(printf 'flow_%06d.pt' ${BUDGETS##* }))
     while kill -0 $fm_pid 2>/dev/null; do   # let the baseline pass LeDiFlow's largest budget's time, then stop it
         sleep 30
         s=$(seconds $(ls $O/fm/flow_*.pt | tail -1))
         if $PY -c "import sys; sys.exit(not float('$s') >= float('$last'))"; then kill $fm_pid 2>/dev/null || true; fi
     done
     wait $fm_pid || true
-    while read -r n t; do   # equal compute: the first snapshot with at least LeDiFlow's time
+    link
+}
+
+link() {   # every budget's three run directories, from the two trained runs' snapshots
+    for n in $BUDGETS; do
+        f=$(printf 'flow_%06d.pt' $n)
+        [ -f $O/ledi/$f ] && [ -f $O/fm/$f ] || { echo "no $f in $O/ledi and $O/fm: train first" >&2; exit 1; }
+        t=$(seconds $O/ledi/aux.pt $O/ledi/sampler.pt $O/ledi/$f)
+        rundir $O/ledi_$n $O/ledi/$f $O/ledi
+        rundir $O/fm_$n $O/fm/$f
+        # equal compute: the baseline's first snapshot with at least LeDiFlow's time
         f=$($PY -c "
 import glob, sys, torch
 for p in sorted(glob.glob('$O/fm/flow_*.pt')):
@@ -67,7 +72,9 @@ for p in sorted(glob.glob('$O/fm/flow_*.pt')):
         print(p); break")
         [ -n "$f" ] || { echo "no fm snapshot reaches ${t}s" >&2; exit 1; }
         rundir $O/fm_eq_$n $f
-    done < $O/ledi_seconds.txt
+        grep -v "^$n " $O/ledi_seconds.txt > $O/ledi_seconds.tmp 2>/dev/null || true
+        echo "$n $t" >> $O/ledi_seconds.tmp && sort -n $O/ledi_seconds.tmp > $O/ledi_seconds.txt && rm $O/ledi_seconds.tmp
+    done
     ls -l $O/fm_eq_*/flow.pt
 }
 
@@ -91,6 +98,7 @@ evaluate() {   # evaluate [N ...]: these budgets (default: all), one after anoth
 
 case "${1:-}" in
     train) train ;;
+    link) link ;;
     eval) shift; evaluate "$@" ;;
-    *) echo "usage: bash benchmarks/budget_curve.sh train|eval" >&2; exit 2 ;;
+    *) echo "usage: bash benchmarks/budget_curve.sh train|link|eval" >&2; exit 2 ;;
 esac
