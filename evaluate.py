@@ -50,7 +50,8 @@ What it does, in order (main() at the bottom reads the same way; the statistics 
    against as many training reference images (equal sizes, as FID's bias depends on the set's size), and
    each sample's Inception distance to its nearest training image against the held-out images' own
    (metrics.Memorisation): samples closer to the training set than unseen real images are, copy it.
-7. results.md, results.json, results.csv and quality_vs_time.png in eval_dir.
+7. results.md, results.json, results.csv and quality_vs_time.png in eval_dir; beside each setting's interval,
+   the paired interval of its difference to its run's best setting (metrics.vs_best: is 1 step as good as 4?).
 
 Standard inputs: generated images are quantised to uint8 exactly as a saved PNG would be before any
 feature network (decoded latents too). Inception input: uint8 -> float in [0, 255], resized to 299 x 299
@@ -430,6 +431,16 @@ def result_rows(runs, times, stats, metric_names, guard):
                 out[f'{m}_ci'] = metrics.interval(st.reps[m][:, i], st.est[i][m]) if found else None
             out['memorisation'] = run_guard[i]
             rows.append(out)
+        # each real setting against the run's best one: paired (one resample of the run's images for all of them)
+        real = [i for i, s in enumerate(run.settings) if s.kind in ('sampled z', 'gaussian prior')]
+        mine = rows[len(rows) - len(run.settings):]
+        for m in ('fid', 'kid', 'cmmd'):
+            for out in mine:
+                out[f'{m}_vs_best_ci'] = None
+            if m in metric_names and real:
+                _, ci = metrics.vs_best([st.est[i][m] for i in real], st.reps[m][:, real])
+                for i, c in zip(real, ci):
+                    mine[i][f'{m}_vs_best_ci'] = c.tolist()
     return rows
 
 
@@ -542,6 +553,21 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
                 lines.append(f"| {r['label']} | {r['setting']} | {g['fid_train']:.1f} | {g['fid_held']:.1f} | "
                              f"{1e3 * g['kid_train']:.2f} | {1e3 * g['kid_held']:.2f} | {g['nn_ratio']:.3f} | "
                              f"{100 * g['nn_close']:.1f}% |")
+    lines += [
+        '', "## Each run's settings against its own best", '',
+        "The 95% interval of each setting's quality minus that of the run's best setting (paired: the settings of a "
+        "run share their seeds and each replicate's resample). An interval that includes 0: not distinguishable from "
+        "the best at this sample size; '=' marks those.", '',
+        '| run | setting | FID - best | KID x1e3 - best |' + (' CMMD - best |' if cmmd_col else ''),
+        '|---|---|---|---|' + ('---|' if cmmd_col else '')]
+    for r in rows:
+        if r['fid_vs_best_ci'] is None:
+            continue
+        cells = []
+        for m, k in (('fid', 1), ('kid', 1e3), ('cmmd', 1)) if cmmd_col else (('fid', 1), ('kid', 1e3)):
+            lo, hi = (k * v for v in r[f'{m}_vs_best_ci'])
+            cells.append(f"{'= ' if lo <= 0 else ''}[{lo:.{3 if m == 'cmmd' else 1}f}, {hi:.{3 if m == 'cmmd' else 1}f}]")
+        lines.append(f"| {r['label']} | {r['setting']} | {' | '.join(cells)} |")
     lines += [
         '', '## Speedup at matched quality', '',
         "Target: the baseline's cheapest setting whose quality is statistically indistinguishable from its best "

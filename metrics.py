@@ -247,16 +247,26 @@ def interval(reps, estimate=None):
 # -----------------------------------------------------------------------------
 # matching: the speedup at matched quality
 
+def vs_best(q, q_reps):
+    """Each setting of a run against the run's best (lowest q): -> (index of the best, [S, 2] the 95% interval of
+    q(s) - q(best)). q [S]: the qualities (the point estimates, or one replicate's); q_reps [B, S]: the run's
+    replicates, paired across its settings (bootstrap), whose differences give the spread, placed around the
+    difference in q. An interval that includes 0: indistinguishable from the best."""
+    q = np.asarray(q, dtype=np.float64)
+    best = int(np.argmin(q))
+    diff = np.asarray(q_reps, dtype=np.float64)
+    diff = diff - diff[:, [best]]
+    shift = (q - q[best]) - diff.mean(0)
+    return best, np.stack([np.percentile(diff, 2.5, axis=0) + shift, np.percentile(diff, 97.5, axis=0) + shift], 1)
+
+
 def plateau_target(q, ms, q_reps):
     """The baseline's target: the cheapest setting whose quality is statistically indistinguishable from its
-    best; of two equally cheap ones, the better. q [S], ms [S]: the qualities and times to decide on (the point
-    estimates, or one replicate's); q_reps [B, S]: re-centred replicates, which give the spread. A setting s
-    qualifies if the 95% interval of q(s) - q(best), the paired replicates' spread placed around the given
-    difference, includes 0. -> index of the target setting."""
-    best = int(np.argmin(q))
-    diff = q_reps - q_reps[:, [best]]
-    lower = (q - q[best]) + np.percentile(diff, 2.5, axis=0) - diff.mean(0)
-    ok = lower <= 0
+    best (vs_best); of two equally cheap ones, the better. q [S], ms [S]: the qualities and times to decide on
+    (the point estimates, or one replicate's); q_reps [B, S]: re-centred replicates, which give the spread.
+    -> index of the target setting."""
+    best, ci = vs_best(q, q_reps)
+    ok = ci[:, 0] <= 0
     ok[best] = True
     # ties in cost (same NFE, e.g. euler x16 and midpoint x8) go to the better setting: a user at that cost
     # would pick it, and the easier target would flatter LeDiFlow

@@ -135,6 +135,21 @@ def test_plateau_target_is_the_cheapest_setting_indistinguishable_from_the_best(
     assert MT.plateau_target(q, np.array([4.0, 8.0, 8.0, 16.0]), q + rng.normal(0, 0.8, (400, 4))) == 2
 
 
+def test_vs_best_is_paired():
+    """Replicates that share a large per-replicate swing (the run's common resample) and differ by little: the
+    difference interval sees only the little. The best gets [0, 0], a setting 10 worse an interval far above 0, one
+    0.3 worse an interval that includes 0, though each setting's own spread (~8) is far wider than either gap."""
+    rng = np.random.default_rng(3)
+    q = np.array([50.0, 40.0, 40.3])
+    reps = q + rng.normal(0, 4, (1000, 1)) + rng.normal(0, 0.3, (1000, 3))
+    best, ci = MT.vs_best(q, reps)
+    assert best == 1 and ci[1].tolist() == [0.0, 0.0]
+    assert 8 < ci[0, 0] < 10 < ci[0, 1] < 12
+    assert ci[2, 0] < 0 < 0.3 < ci[2, 1] < 2
+    assert MT.interval(reps[:, 0])[1] - MT.interval(reps[:, 0])[0] > 10   # unpaired, 10 would be noise
+    assert MT.plateau_target(q, np.array([1.0, 4.0, 2.0]), reps) == 2      # the plateau rule reads the same intervals
+
+
 def fake_curve(learned, settings, ms_true, q_true, noise, rng, n_boot, rounds=5):
     """A metrics.Curve from known qualities and per-NFE costs, as evaluate.py builds it from a bootstrap: for the
     interval test. Quality replicates are noise around the observation; times go through the cost model."""
@@ -335,6 +350,16 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
         if g:
             assert g['nn_ratio'] > 0 and 0 <= g['nn_close'] <= 1 and g['fid_held'] > 0 and g['fid_train'] > 0
     assert '## Memorisation check' in open(tmp_path / 'eval' / 'results.md').read()
+    # each real setting against its run's best: the best itself gives [0, 0]; diagnostics get none
+    for label in ('out', 'fm'):
+        real = [r for r in rows if r['label'] == label and r['kind'] in ('sampled z', 'gaussian prior')]
+        for m in ('fid', 'kid'):
+            best = min(real, key=lambda r: r[m])
+            assert best[f'{m}_vs_best_ci'] == [0.0, 0.0]
+            assert all(r[f'{m}_vs_best_ci'][0] <= r[f'{m}_vs_best_ci'][1] for r in real)
+            assert all(r[f'{m}_vs_best_ci'][1] >= 0 for r in real)
+    assert all(r['fid_vs_best_ci'] is None for r in rows if r['kind'] in ('z from data', 'prior only'))
+    assert "## Each run's settings against its own best" in open(tmp_path / 'eval' / 'results.md').read()
     # fixed seeds: a rerun (with the cached reference features) gives the same quality numbers and intervals
     run('evaluate.py', *args)
     again = json.load(open(tmp_path / 'eval' / 'results.json'))
