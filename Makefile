@@ -77,7 +77,7 @@ headline-eval: install
 		"--runs=['$(HO)/ledi', '$(HO)/fm', '$(HO)/fm_equal_compute', '$(HO)/fm_2rf', '$(HO)/fm_ot']" \
 		--eval_dir=$(HO)/eval --eval_split=$(EVAL_SPLIT) $(ARGS) \
 		--eval_samples=$(EVAL_SAMPLES) "--eval_ledi=['euler:1', 'midpoint:1', 'midpoint:2']" \
-		"--eval_sampler=['midpoint:2', 'midpoint:1']" \
+		"--eval_sampler=['midpoint:8', 'midpoint:2']" \
 		"--eval_fm=['euler:1', 'euler:2', 'euler:4', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
 
 # On a CUDA machine: what runs, paper-size ms/img and memory, 200-iteration training throughput (benchmarks/gpu.sh)

@@ -1,7 +1,7 @@
 """
 Stage 3: train the latent sampler S, plain flow matching (Eq. 2) from N(0, I) to the aux encoder's
 latents z of the training images. At generation it maps noise to a new z in `sampler_steps` midpoint
-steps (the paper: 4; our default 2, as good on the emoji set: docs/experiments.md).
+steps (the paper: 4; our default 8, better than 2 or 4 on the emoji set: docs/experiments.md).
 
     python train_sampler.py config/emoji.py                                # needs out_dir/aux.pt
     torchrun --nproc_per_node=2 train_sampler.py config/ffhq.py
