@@ -9,11 +9,12 @@
 #   bash benchmarks/budget_curve.sh eval 500 # or only these budgets (after the first call made the feature cache)
 #   BUDGETS="250 500" bash benchmarks/budget_curve.sh link   # other budgets of runs already trained (the snapshots
 #                                            # are there): their run directories, without training anything
-#   CURVE_DIR=out/curve_lr6 BUDGETS=2000 FM_ARGS=--lr=6e-4 bash benchmarks/budget_curve.sh train   # the tuned baseline
+#   FM_ARGS=--lr=3e-4 CURVE_DIR=out/curve_lr3 bash benchmarks/budget_curve.sh train   # the untuned baseline
 #
 # LeDiFlow: aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
 # the flow's length, and their time counts in every budget's total. The flow keeps a snapshot every 50 iterations.
-# FM (logit-normal t): one run trained side by side with LeDiFlow's, its checkpoint kept every 50 iterations, stopped
+# FM (logit-normal t, lr 6e-4: the choice of its own sweep on the tune split, results/baseline-sweep-2026-12; FM_ARGS
+# replaces the lr 6e-4 with other baseline-only settings): one run trained side by side with LeDiFlow's, its checkpoint kept every 50 iterations, stopped
 # once it has passed LeDiFlow's training time at the largest budget. At each budget N:
 #   fm_N          its snapshot at N iterations (same iterations)
 #   fm_eq_N       its first snapshot whose training time is at least LeDiFlow's aux + sampler + flow-at-N time
@@ -26,6 +27,7 @@ PY=${PYTHON:-.venv/bin/python}
 O=${CURVE_DIR:-out/curve}
 BUDGETS=${BUDGETS:-"250 500 1000 2000"}
 KEEP=${KEEP:-50}
+FM_ARGS=${FM_ARGS-"--lr=6e-4"}
 H="config/emoji.py --log_interval=100 --ckpt_interval=$KEEP --keep_every=$KEEP --sample_interval=0 ${ARGS:-}"
 
 seconds() {   # the summed train_seconds of the checkpoints named
@@ -42,7 +44,7 @@ train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # one core per run
     mkdir -p "$O"
     $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --max_iters=1000000 \
-        ${FM_ARGS:-} > $O/fm.log 2>&1 &
+        $FM_ARGS > $O/fm.log 2>&1 &
     fm_pid=$!
     { $PY train_aux.py $H --out_dir=$O/ledi ${AUX_ARGS:-}
       $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=${SAMPLER_ITERS:-4000}
@@ -91,7 +93,7 @@ evaluate() {   # evaluate [N ...]: these budgets (default: all), one after anoth
         mkdir -p $O/eval_$n && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$n/
         $PY evaluate.py config/emoji.py "--runs=['$O/ledi_$n', '$O/fm_$n', '$O/fm_eq_$n']" --eval_dir=$O/eval_$n \
             --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=500 --speed_repeats=10 \
-            "--eval_ledi=['midpoint:1', 'midpoint:2']" "--eval_sampler=['midpoint:2']" \
+            "--eval_ledi=['midpoint:1', 'midpoint:2']" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
             "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
     done
 }

@@ -1,15 +1,19 @@
 """The curve over training budget: prints its tables and draws assets/budget_curve.png from the per-budget
 results.json files next to this file (budget_<N>/: what `bash benchmarks/budget_curve.sh eval` wrote to
-out/curve/eval_<N>/, unchanged).
+out/curve/eval_<N>/, unchanged), or from another folder laid out the same way, with its figure at PNG.
 
     python results/budget-curve-2026-12/curve.py
+    python results/budget-curve-2026-12/curve.py results/tuned-baseline-2026-12 assets/budget_curve_tuned.png
 """
 import glob
 import json
 import os
 import re
+import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
+here = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+png = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                                                         'assets', 'budget_curve.png')
 res = {int(re.search(r'budget_(\d+)', p).group(1)): json.load(open(p))
        for p in glob.glob(os.path.join(here, 'budget_*', 'results.json'))}
 budgets = sorted(res)
@@ -123,6 +127,5 @@ for a in (a1, a2):
     a.xaxis.set_major_formatter(ScalarFormatter())
     a.xaxis.set_minor_formatter(ScalarFormatter())
 fig.tight_layout()
-out = os.path.join(here, '..', '..', 'assets', 'budget_curve.png')
-fig.savefig(out, dpi=110)
-print(f'wrote {os.path.normpath(out)}')
+fig.savefig(png, dpi=110)
+print(f'wrote {os.path.normpath(png)}')
