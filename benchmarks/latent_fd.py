@@ -46,7 +46,8 @@ def main():
     for path in a.runs:
         aux, aux_ck = load_aux(path, 'cpu')
         sampler, _ = load_stage(path, 'sampler.pt', 'latent sampler (stage 3)', 'cpu', aux_ck)
-        data = load_data(aux_ck['config']['data'], 0, aux_ck)
+        # the images the run trained on (a run with a holdout never saw the held-out ones)
+        data = load_data(aux_ck['config']['data'], 0, aux_ck, aux_ck['config'].get('holdout', 0.0))
         mu, std = [], []
         for i in range(0, len(data), 256):
             m, lv = aux.encode(get_batch(data, torch.arange(i, min(i + 256, len(data))), 'cpu'))

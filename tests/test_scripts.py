@@ -359,10 +359,11 @@ def test_sampler_target_and_t_dist(tiny_config, tmp_path, monkeypatch):
 
 
 def test_latent_fd_benchmark(tiny_config, tmp_path):
-    """benchmarks/latent_fd.py: the floor is its own unit, an untrained sampler is far from the data."""
+    """benchmarks/latent_fd.py: the floor is its own unit, an untrained sampler is far from the data; a run with a
+    holdout (every run of config/emoji.py) works too."""
     out = tmp_path / 'out'
-    run('train_aux.py', tiny_config)
-    run('train_sampler.py', tiny_config, '--max_iters=1')
+    run('train_aux.py', tiny_config, '--holdout=0.1')
+    run('train_sampler.py', tiny_config, '--max_iters=1', '--holdout=0.1')
     p = run('benchmarks/latent_fd.py', str(out), '--settings', 'euler:1', '--repeats', '1')
     rows = {r[1].strip(): (float(r[2].split('+-')[0]), float(r[3])) for r in
             (line.split('|')[1:-1] for line in p.stdout.splitlines() if line.startswith(f'| {out}'))}
