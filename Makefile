@@ -34,8 +34,10 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
 
-# LeDiFlow against the baseline and the other few-step routes (results/headline-2026-12/results.md, with lr 3e-4 baselines;
-# docs/experiments.md says what it does and does not show; the README's headline is now benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure wall time.
+# LeDiFlow against the baseline and the other few-step routes (results/headline-2026-12/results.md, made with lr 3e-4
+# baselines; docs/experiments.md says what it does and does not show; the README's headline is now
+# benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
+# wall time.
 # LeDiFlow: aux 800, flow 2000, sampler 4000 iterations (config/emoji.py otherwise, which holds out 10% of the images
 # from every stage of every run for the memorisation check). Against it, at the same flow network:
 #   fm                the FM baseline (logit-normal t, lr 6e-4: FM below), the same 2000 flow iterations

@@ -416,6 +416,7 @@ def result_rows(runs, times, stats, metric_names, guard):
     """One row per setting of every run: what results.json/.csv hold."""
     rows = []
     for run, run_times, st, run_guard in zip(runs, times, stats, guard):
+        mine = []
         for i, s in enumerate(run.settings):
             med = median_times(run_times[i])
             row = cost_row(run, s)
@@ -430,17 +431,16 @@ def result_rows(runs, times, stats, metric_names, guard):
                 out[m] = st.est[i][m] if found else None
                 out[f'{m}_ci'] = metrics.interval(st.reps[m][:, i], st.est[i][m]) if found else None
             out['memorisation'] = run_guard[i]
-            rows.append(out)
+            mine.append(out)
         # each real setting against the run's best one: paired (one resample of the run's images for all of them)
         real = [i for i, s in enumerate(run.settings) if s.kind in ('sampled z', 'gaussian prior')]
-        mine = rows[len(rows) - len(run.settings):]
         for m in ('fid', 'kid', 'cmmd'):
-            for out in mine:
-                out[f'{m}_vs_best_ci'] = None
+            ci = {}   # setting index -> interval; none for the diagnostic rows, or a metric not computed
             if m in metric_names and real:
-                _, ci = metrics.vs_best([st.est[i][m] for i in real], st.reps[m][:, real])
-                for i, c in zip(real, ci):
-                    mine[i][f'{m}_vs_best_ci'] = c.tolist()
+                ci = dict(zip(real, metrics.vs_best([st.est[i][m] for i in real], st.reps[m][:, real])[1].tolist()))
+            for i, out in enumerate(mine):
+                out[f'{m}_vs_best_ci'] = ci.get(i)
+        rows += mine
     return rows
 
 
@@ -564,9 +564,9 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         if r['fid_vs_best_ci'] is None:
             continue
         cells = []
-        for m, k in (('fid', 1), ('kid', 1e3), ('cmmd', 1)) if cmmd_col else (('fid', 1), ('kid', 1e3)):
-            lo, hi = (k * v for v in r[f'{m}_vs_best_ci'])
-            cells.append(f"{'= ' if lo <= 0 else ''}[{lo:.{3 if m == 'cmmd' else 1}f}, {hi:.{3 if m == 'cmmd' else 1}f}]")
+        for m, scale, digits in [('fid', 1, 1), ('kid', 1e3, 1)] + ([('cmmd', 1, 3)] if cmmd_col else []):
+            lo, hi = (scale * v for v in r[f'{m}_vs_best_ci'])
+            cells.append(f"{'= ' if lo <= 0 else ''}[{lo:.{digits}f}, {hi:.{digits}f}]")
         lines.append(f"| {r['label']} | {r['setting']} | {' | '.join(cells)} |")
     lines += [
         '', '## Speedup at matched quality', '',
