@@ -370,6 +370,14 @@ def split_indices(n_data, split, n_ref, holdout=0.0):
     return own[:n_ref], torch.cat([own[n_ref:], other]), halves(held)[0]
 
 
+def cache_key(data, data_arr, ref_idx, inc_path, clip):
+    """-> (the reference indices' hash, the feature cache's file key): the cached features are reused only for the
+    same data file, reference images and feature networks."""
+    ref_sha1 = hashlib.sha1(np.sort(ref_idx.numpy()).astype(np.int64).tobytes()).hexdigest()[:16]
+    return ref_sha1, hashlib.sha1(f'{os.path.abspath(data)}:{data_arr.shape}:{ref_sha1}:{os.path.getsize(inc_path)}'
+                                  f':{clip}:uint8'.encode()).hexdigest()[:12]
+
+
 def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
     """Inception (and CLIP) features of the reference images data_arr[ref_idx], cached."""
     if not os.path.isfile(cache):
@@ -652,10 +660,8 @@ def main():
     holdout = runs[0].holdout
     ref_idx, others, held_idx = split_indices(len(data_arr), eval_split, eval_ref_samples, holdout)
     n_ref = len(ref_idx)
-    ref_sha1 = hashlib.sha1(np.sort(ref_idx.numpy()).astype(np.int64).tobytes()).hexdigest()[:16]
+    ref_sha1, key = cache_key(data, data_arr, ref_idx, inc_path, clip)
     gen_seed = seed + (TEST_SEED_OFFSET if eval_split == 'test' else 0)
-    key = hashlib.sha1(f'{os.path.abspath(data)}:{data_arr.shape}:{ref_sha1}:{os.path.getsize(inc_path)}:{clip}'
-                       f':uint8'.encode()).hexdigest()[:12]
     t0 = time.time()
     ref = reference_features(data_arr, ref_idx, inception_net, clip_model, os.path.join(eval_dir, f'ref_{key}.pt'))
     mem = None   # 1b. the memorisation check's images (runs trained with a holdout): all training images, held-out ones

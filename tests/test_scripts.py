@@ -372,6 +372,38 @@ def test_latent_fd_benchmark(tiny_config, tmp_path):
     assert 'solver:steps' in run('benchmarks/latent_fd.py', str(out), '--settings', 'rk9:1', check=False).stderr
 
 
+def test_z_ceiling_benchmark(tiny_config, tmp_path):
+    """benchmarks/z_ceiling.py: every set has the split's number of held-out images, real images score as themselves
+    (training images sit at distance 0 from the training set, held-out ones at ratio 1 by definition), the
+    differences are those of the rows; a baseline given as the run is a one-line error."""
+    import evaluate
+    from test_evaluate import tiny_inception
+    out, fm = tmp_path / 'out', tmp_path / 'fm'
+    for script in ('train_aux.py', 'train_flow.py', 'train_sampler.py'):
+        run(script, tiny_config, '--holdout=0.1', '--max_iters=1')
+    run('train_flow.py', tiny_config, '--holdout=0.1', '--max_iters=1', '--prior=gaussian', f'--out_dir={fm}')
+    torch.manual_seed(0)
+    tiny_inception(tmp_path / 'inc.pt')
+    args = ['--ref_samples=50', '--bootstrap=20', f'--inception={tmp_path}/inc.pt', f'--eval_dir={tmp_path}/ev']
+    run('benchmarks/z_ceiling.py', str(out), *args, '--flow', 'euler:1', f'--baseline={fm}', '--baseline_settings',
+        'euler:2', f'--out={tmp_path}/z.json')
+    res = json.loads((tmp_path / 'z.json').read_text())
+    n_data = len(np.load(os.path.join(ROOT, 'data', 'emoji', 'emoji32.npz'))['images'])
+    assert res['n'] == len(evaluate.split_indices(n_data, 'tune', 50, 0.1)[2]) > 100
+    rows = {r['set']: r for r in res['rows']}
+    assert list(rows) == ['real, held-out', 'real, training', 'z from training, flow euler x1',
+                          'z from held-out, flow euler x1', 'sampled z, flow euler x1', 'baseline fm, euler x2']
+    assert rows['real, training']['nn_ratio'] < 1e-5 and abs(rows['real, held-out']['nn_ratio'] - 1) < 1e-9
+    for r in rows.values():
+        assert r['fid_ci'][0] <= r['fid'] <= r['fid_ci'][1] and r['kid_ci'][0] <= r['kid'] <= r['kid_ci'][1]
+    for d in res['differences']:
+        assert abs(d['fid'] - (rows[d['a']]['fid'] - rows[d['b']]['fid'])) < 1e-9
+    # 1 training iteration: the generated sets are far worse than real images
+    assert rows['sampled z, flow euler x1']['fid'] > 2 * rows['real, held-out']['fid']
+    p = run('benchmarks/z_ceiling.py', str(fm), *args, check=False)
+    assert p.returncode == 1 and 'gaussian-prior baseline' in p.stderr
+
+
 def test_sampler_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeypatch):
     """--sampler_reflow_from: pairs (n, z = the teacher's ODE solution from n), the student starts from the
     teacher's weights, its training time includes the teacher's; the teacher may not be the file it writes."""
