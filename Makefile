@@ -38,8 +38,9 @@ test: install
 # baselines; docs/experiments.md says what it does and does not show; the README's headline is now
 # benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
 # wall time.
-# LeDiFlow: aux 800, flow 2000, sampler 4000 iterations (config/emoji.py otherwise, which holds out 10% of the images
-# from every stage of every run for the memorisation check). Against it, at the same flow network:
+# LeDiFlow: aux 800, flow 2000 (lr 6e-4 since 3 Dec 2026), sampler 4000 iterations (config/emoji.py otherwise,
+# which holds out 10% of the images from every stage of every run for the memorisation check). Against it, at the
+# same flow network:
 #   fm                the FM baseline (logit-normal t, lr 6e-4: FM below), the same 2000 flow iterations
 #   fm_equal_compute  fm trained on until its training time equals LeDiFlow's aux + flow + sampler time
 #   fm_ot             minibatch OT-CFM, trained from scratch for LeDiFlow's training time

@@ -36,11 +36,12 @@ lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = 
 skip_nonfinite, max_skipped_in_a_row = take(cfg, 'skip_nonfinite max_skipped_in_a_row')
 log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
-kl_weight, aux_batch_size, aux_max_iters = take(cfg, 'kl_weight aux_batch_size aux_max_iters')
+kl_weight, aux_batch_size, aux_max_iters, aux_lr = take(cfg, 'kl_weight aux_batch_size aux_max_iters aux_lr')
 # the network: aux_patch, aux_widths, aux_depths, aux_d_head, aux_ff_mult, aux_kernel, z_channels, logvar_min/max
 # (common.aux_model_args)
 batch_size = batch_size or aux_batch_size
 max_iters = max_iters or aux_max_iters
+lr = lr or aux_lr
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, data, precision

@@ -46,12 +46,13 @@ log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 prior, tau, w_max, t_dist, coupling = take(cfg, 'prior tau w_max t_dist coupling')
 reflow_from, reflow_pairs, reflow_steps = take(cfg, 'reflow_from reflow_pairs reflow_steps')
-flow_batch_size, flow_max_iters, max_train_seconds, keep_every = take(
-    cfg, 'flow_batch_size flow_max_iters max_train_seconds keep_every')
+flow_batch_size, flow_max_iters, flow_lr, max_train_seconds, keep_every = take(
+    cfg, 'flow_batch_size flow_max_iters flow_lr max_train_seconds keep_every')
 # the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width and
 # flow_mapping_depth (common.flow_model_args)
 batch_size = batch_size or flow_batch_size
 max_iters = max_iters or flow_max_iters
+lr = lr or flow_lr
 if prior not in ('learned', 'gaussian'):
     die(f"prior must be 'learned' or 'gaussian', got '{prior}'")
 if t_dist not in ('uniform', 'logit_normal'):

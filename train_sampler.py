@@ -41,12 +41,13 @@ log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
 # the network: sampler_patch, sampler_widths, sampler_depths, sampler_d_head, sampler_ff_mult, sampler_mapping_width
 # and sampler_mapping_depth (common.sampler_model_args)
-sampler_batch_size, sampler_max_iters, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
-    cfg, 'sampler_batch_size sampler_max_iters sampler_steps sampler_solver sampler_target sampler_t_dist')
+sampler_batch_size, sampler_max_iters, sampler_lr, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
+    cfg, 'sampler_batch_size sampler_max_iters sampler_lr sampler_steps sampler_solver sampler_target sampler_t_dist')
 sampler_reflow_from, sampler_reflow_pairs, sampler_reflow_steps = take(
     cfg, 'sampler_reflow_from sampler_reflow_pairs sampler_reflow_steps')
 batch_size = batch_size or sampler_batch_size
 max_iters = max_iters or sampler_max_iters
+lr = lr or sampler_lr
 if sampler_target not in ('sample', 'mean'):
     die(f"sampler_target must be 'sample' or 'mean', got '{sampler_target}'")
 if sampler_t_dist not in ('uniform', 'logit_normal'):

@@ -11,7 +11,8 @@
 #                                            # are there): their run directories, without training anything
 #   FM_ARGS=--lr=3e-4 CURVE_DIR=out/curve_lr3 bash benchmarks/budget_curve.sh train   # the untuned baseline
 #
-# LeDiFlow: aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
+# LeDiFlow: config/emoji.py (its flow at lr 6e-4 since 3 Dec 2026; results/budget-curve-2026-12 and
+# results/tuned-baseline-2026-12 trained it at 3e-4); aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
 # the flow's length, and their time counts in every budget's total. The flow keeps a snapshot every 50 iterations.
 # FM (logit-normal t, lr 6e-4: the choice of its own sweep on the tune split, results/baseline-sweep-2026-12; FM_ARGS
 # replaces the lr 6e-4 with other baseline-only settings): one run trained side by side with LeDiFlow's, its checkpoint kept every 50 iterations, stopped

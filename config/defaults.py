@@ -21,7 +21,7 @@ init_from = 'scratch'        # 'scratch' or 'resume' (from the stage's checkpoin
 batch_size = 0               # global batch (all ranks x accumulation); 0 = the stage's own below
 max_iters = 0                # 0 = the stage's own below
 gradient_accumulation_steps = 1
-lr = 3e-4                    # AdamW, as the paper
+lr = 0.0                     # AdamW peak lr of every stage; 0 = each stage's own (aux_lr, flow_lr, sampler_lr below)
 betas = (0.9, 0.99)
 weight_decay = 0.0
 warmup_iters = 200           # linear warmup, then constant (or cosine, decay_lr)
@@ -54,6 +54,7 @@ kl_weight = 1.0              # beta of Eq. 5, per image: L = VGL + beta * (2 D_z
 logvar_min = -9.0            # smooth bound of the decoder's logvar_x (model.soft_clamp; sigma in (0.011, 4.5))
 logvar_max = 3.0
 aux_batch_size = 64
+aux_lr = 3e-4                # the paper's lr, for all three stages
 aux_max_iters = 5000
 
 # --- stage 2: flow model, train_flow.py ---------------------------------------
@@ -85,6 +86,7 @@ flow_kernel = 7
 flow_mapping_width = 256
 flow_mapping_depth = 2
 flow_batch_size = 64
+flow_lr = 3e-4
 flow_max_iters = 10000
 
 # --- stage 3: latent sampler, train_sampler.py --------------------------------
@@ -98,6 +100,7 @@ sampler_ff_mult = 2
 sampler_mapping_width = 256
 sampler_mapping_depth = 2
 sampler_batch_size = 256
+sampler_lr = 3e-4
 sampler_max_iters = 5000
 sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z = mu_z + sigma_z eps, drawn fresh
                              # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z

@@ -14,7 +14,7 @@ def error(argv):
 
 def test_defaults_and_overrides(tmp_path):
     cfg = configure([])
-    assert cfg['lr'] == 3e-4 and cfg['prior'] == 'learned'
+    assert cfg['lr'] == 0.0 and cfg['flow_lr'] == 3e-4 and cfg['prior'] == 'learned'
     f = tmp_path / 'c.py'
     f.write_text("flow_batch_size = 32\nlr = 1\nflow_widths = [8, 16]\naux_max_iters = flow_batch_size * 2\n")
     cfg = configure([str(f), '--flow_batch_size=48', '--flip=true', '--tau=0.5', '--device=cpu'])

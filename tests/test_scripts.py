@@ -173,7 +173,8 @@ def test_flow_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeyp
 
 def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path):
     """Each stage appends its log lines to out_dir/<stage>_log.jsonl; a resume from the checkpoint at iteration 2
-    drops a row logged after it (a crash lost that step) and continues; benchmarks/plot_log.py plots the run."""
+    drops a row logged after it (a crash lost that step) and continues; benchmarks/plot_log.py plots the run. The
+    logged lr is the stage's own (aux_lr, flow_lr, sampler_lr) unless --lr sets one for every stage."""
     out = tmp_path / 'out'
     run('train_aux.py', tiny_config, '--max_iters=2')
     rows = [json.loads(line) for line in open(out / 'aux_log.jsonl')]
@@ -185,10 +186,15 @@ def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path
     rows = [json.loads(line) for line in open(out / 'aux_log.jsonl')]
     assert [r['iter'] for r in rows] == [1, 2, 3, 4] and rows[2]['loss'] != 123.0
     assert rows[3]['wall_s'] > rows[1]['wall_s']            # wall time counts on across the resume
-    run('train_flow.py', tiny_config, '--max_iters=2')
+    run('train_flow.py', tiny_config, '--max_iters=2', '--flow_lr=1e-3')
     p = run('benchmarks/plot_log.py', str(out))
     assert 'loss.png' in p.stdout and os.path.getsize(out / 'loss.png') > 0
-    assert [json.loads(line)['iter'] for line in open(out / 'flow_log.jsonl')] == [1, 2]
+    flow_rows = [json.loads(line) for line in open(out / 'flow_log.jsonl')]
+    assert [r['iter'] for r in flow_rows] == [1, 2]
+    # each stage's own lr (after the 2-iteration warmup), and a global --lr overrides them all
+    assert rows[3]['lr'] == 3e-4 and flow_rows[1]['lr'] == 1e-3
+    run('train_sampler.py', tiny_config, '--max_iters=2', '--sampler_lr=1e-3', '--lr=2e-3')
+    assert [json.loads(line)['lr'] for line in open(out / 'sampler_log.jsonl')][1] == 2e-3
 
 
 def test_torchrun_sampling_writes_the_same_npz_as_one_process(tiny_config, tmp_path):
@@ -415,7 +421,7 @@ def test_sampler_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monk
     seen, real_loss = [], model.fm_loss
     monkeypatch.setattr(model, 'fm_loss', lambda v, z, n: seen.append((z.detach().clone(), n.clone())) or real_loss(v, z, n))
     ns = run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--max_iters=1', f'--sampler_reflow_from={out}/teacher.pt',
-                       '--sampler_reflow_pairs=300', '--sampler_reflow_steps=4', '--lr=0')   # lr 0: the weights stay put
+                       '--sampler_reflow_pairs=300', '--sampler_reflow_steps=4', '--sampler_lr=0')   # lr 0: the weights stay put
     teacher = ns['teacher']
     assert ns['n_all'].shape == (300, 4, 4, 4)
     with torch.no_grad():
