@@ -18,6 +18,10 @@ res = {int(re.search(r'budget_(\d+)', p).group(1)): json.load(open(p))
        for p in glob.glob(os.path.join(here, 'budget_*', 'results.json'))}
 budgets = sorted(res)
 kid = lambda v: f'{1e3 * v:.1f}'
+# LeDiFlow's training seconds per budget: those the equal-compute baseline was matched to (ledi_seconds.txt, from
+# budget_curve.sh's link step) where the folder has them, else the evaluated run's own
+_sec = os.path.join(here, 'ledi_seconds.txt')
+ledi_seconds = dict((int(n), float(t)) for n, t in (line.split() for line in open(_sec))) if os.path.isfile(_sec) else {}
 
 
 def real(r, label):
@@ -26,6 +30,11 @@ def real(r, label):
 
 def run(r, label):
     return next(x for x in r['meta']['runs'] if x['label'] == label)
+
+
+def minutes(r, label):
+    n = int(label.rsplit('_', 1)[1])
+    return (ledi_seconds[n] if label.startswith('ledi_') and n in ledi_seconds else run(r, label)['train_seconds']) / 60
 
 
 def iters(r, label):
@@ -58,14 +67,14 @@ for n in budgets:
     r = res[n]
     L, S, E = f'ledi_{n}', f'fm_{n}', f'fm_eq_{n}'
     best = lambda label, m: min(x[m] for x in real(r, label))
-    print(f"| {n} | {run(r, L)['train_seconds'] / 60:.1f} | {iters(r, E)} ({run(r, E)['train_seconds'] / 60:.1f} min) | "
+    print(f"| {n} | {minutes(r, L):.1f} | {iters(r, E)} ({minutes(r, E):.1f} min) | "
           f"{best(L, 'fid'):.1f} / {best(S, 'fid'):.1f} / {best(E, 'fid'):.1f} | "
           f"{kid(best(L, 'kid'))} / {kid(best(S, 'kid'))} / {kid(best(E, 'kid'))} | "
           f"{fmt(speedup(r, S, 'fid'))} | {fmt(speedup(r, S, 'kid'))} | {fmt(speedup(r, E, 'fid'))} | "
           f"{fmt(speedup(r, E, 'kid'))} |")
 
 print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 2 / 4) and '
-      "with z from data (its ceiling), and the memorisation check of LeDiFlow's best setting:\n")
+      "with z from data (training images' z: partly the run's own images, not a ceiling), and the memorisation check of LeDiFlow's best setting:\n")
 print('| flow iters | FM same iters | FM equal compute | LeDiFlow 2 / 4 | z from data 2 / 4 | LeDiFlow FID vs training '
       '/ held-out | NN distance / held-out\'s |')
 print('|---|---|---|---|---|---|---|')
@@ -100,7 +109,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-mins = lambda r, label: run(r, label)['train_seconds'] / 60
+mins = minutes
 for label, fmtc, name in (('ledi_{}', 'o-', 'LeDiFlow (best setting)'), ('fm_eq_{}', 's-', 'FM, equal compute'),
                           ('fm_{}', '^--', 'FM, same iterations')):
     xs = [mins(res[n], label.format(n)) for n in budgets]
