@@ -16,8 +16,9 @@ What it does, in order (main() at the bottom reads the same way; the statistics 
    their features. LeDiFlow settings are
    every flow setting of eval_ledi with every latent-sampler setting of eval_sampler; the baseline's are
    eval_fm. Two diagnostic rows per LeDiFlow run (not used for speedups): 'z from data' (z = E(y) of real
-   training images, none of them in the reference set, instead of the sampler: what the sampler costs in
-   quality) and 'prior only' (the prior sample x0, no flow step: the method's floor).
+   training images, none of them in the reference set, instead of the sampler: an upper bound on what the
+   sampler costs, as the run trained on these images; benchmarks/z_ceiling.py compares with unseen images' z)
+   and 'prior only' (the prior sample x0, no flow step: the method's floor).
 3. times: the time of a batch of speed_batch images, all settings of all runs timed interleaved, round
    after round in an order shuffled every round (speed_repeats rounds after a warm-up), so that machine
    noise hits every setting alike;
