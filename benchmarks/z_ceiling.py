@@ -124,7 +124,7 @@ def main():
     print(f'\n{a.run}, {a.split} split: {n} images per set against {m_ref} reference images, {a.bootstrap} '
           f'replicates\n\n| set | FID [95%] | KID x1e3 [95%] | NN ratio |\n|---|---|---|---|')
     for j, k in enumerate(names):
-        nn = (metrics.nearest_distance(sets[k], mem.train).median() / mem.held_nn.median()).item()
+        nn = mem.check(sets[k])['nn_ratio']   # the memorisation check's own ratio (evaluate.py's)
         row = dict(set=k, fid=est[k]['fid'], fid_ci=ci('fid', j), kid=est[k]['kid'], kid_ci=ci('kid', j), nn_ratio=nn)
         out['rows'].append(row)
         print(f"| {k} | {row['fid']:.1f} [{row['fid_ci'][0]:.1f}, {row['fid_ci'][1]:.1f}] | {1e3 * row['kid']:.1f} "
