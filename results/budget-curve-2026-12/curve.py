@@ -1,9 +1,12 @@
 """The curve over training budget: prints its tables and draws assets/budget_curve.png from the per-budget
 results.json files next to this file (budget_<N>/: what `bash benchmarks/budget_curve.sh eval` wrote to
-out/curve/eval_<N>/, unchanged), or from another folder laid out the same way, with its figure at PNG.
+out/curve/eval_<N>/, unchanged), or from other folders laid out the same way, with its figure at PNG. With several
+folders, a budget is taken from the first folder that has it (with that folder's ledi_seconds.txt).
 
     python results/budget-curve-2026-12/curve.py
     python results/budget-curve-2026-12/curve.py results/tuned-baseline-2026-12 assets/budget_curve_tuned.png
+    python results/budget-curve-2026-12/curve.py results/schedule-2026-12/test results/ledi-lr6-curve-2026-12 \
+        assets/budget_curve_sched.png
 """
 import glob
 import json
@@ -11,17 +14,25 @@ import os
 import re
 import sys
 
-here = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-png = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
-                                                         'assets', 'budget_curve.png')
-res = {int(re.search(r'budget_(\d+)', p).group(1)): json.load(open(p))
-       for p in glob.glob(os.path.join(here, 'budget_*', 'results.json'))}
+args = sys.argv[1:]
+png = args.pop() if args and args[-1].endswith('.png') else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'assets', 'budget_curve.png')
+folders = args or [os.path.dirname(os.path.abspath(__file__))]
+here = folders[-1]   # the folder whose flow logs give the clipping table
+res, ledi_seconds = {}, {}
+for d in folders:
+    # LeDiFlow's training seconds per budget: those the equal-compute baseline was matched to (ledi_seconds.txt,
+    # from budget_curve.sh's link step) where the folder has them, else the evaluated run's own
+    sec = os.path.join(d, 'ledi_seconds.txt')
+    sec = dict((int(n), float(t)) for n, t in (line.split() for line in open(sec))) if os.path.isfile(sec) else {}
+    for p in glob.glob(os.path.join(d, 'budget_*', 'results.json')):
+        n = int(re.search(r'budget_(\d+)', p).group(1))
+        if n not in res:
+            res[n] = json.load(open(p))
+            if n in sec:
+                ledi_seconds[n] = sec[n]
 budgets = sorted(res)
 kid = lambda v: f'{1e3 * v:.1f}'
-# LeDiFlow's training seconds per budget: those the equal-compute baseline was matched to (ledi_seconds.txt, from
-# budget_curve.sh's link step) where the folder has them, else the evaluated run's own
-_sec = os.path.join(here, 'ledi_seconds.txt')
-ledi_seconds = dict((int(n), float(t)) for n, t in (line.split() for line in open(_sec))) if os.path.isfile(_sec) else {}
 
 
 def real(r, label):
