@@ -13,7 +13,8 @@
 #
 # LeDiFlow: config/emoji.py (its flow at lr 6e-4 since 3 Dec 2026; results/budget-curve-2026-12 and
 # results/tuned-baseline-2026-12 trained it at 3e-4); aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
-# the flow's length, and their time counts in every budget's total. The flow keeps a snapshot every 50 iterations.
+# the flow's length, and their time counts in every budget's total (the README's rows at 250 and 500 shorten them:
+# results/schedule-2026-12). The flow keeps a snapshot every 50 iterations.
 # FM (logit-normal t, lr 6e-4: the choice of its own sweep on the tune split, results/baseline-sweep-2026-12; FM_ARGS
 # replaces the lr 6e-4 with other baseline-only settings): one run trained side by side with LeDiFlow's, its checkpoint kept every 50 iterations, stopped
 # once it has passed LeDiFlow's training time at the largest budget. At each budget N:
