@@ -11,6 +11,10 @@
 #                                            # are there): their run directories, without training anything
 #   FM_ARGS=--lr=3e-4 CURVE_DIR=out/curve_lr3 bash benchmarks/budget_curve.sh train   # the untuned baseline
 #
+# The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
+# was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
+# baseline's target: results/curve-euler1-2026-12 re-evaluated every budget with euler x1 in the grid.
+#
 # LeDiFlow: config/emoji.py (its flow at lr 6e-4 since 3 Dec 2026; results/budget-curve-2026-12 and
 # results/tuned-baseline-2026-12 trained it at 3e-4); aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
 # the flow's length, and their time counts in every budget's total (the README's rows at 250 and 500 shorten them:
@@ -95,7 +99,7 @@ evaluate() {   # evaluate [N ...]: these budgets (default: all), one after anoth
         mkdir -p $O/eval_$n && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$n/
         $PY evaluate.py config/emoji.py "--runs=['$O/ledi_$n', '$O/fm_$n', '$O/fm_eq_$n']" --eval_dir=$O/eval_$n \
             --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=500 --speed_repeats=10 \
-            "--eval_ledi=['midpoint:1', 'midpoint:2']" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
+            "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
             "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
     done
 }
