@@ -1,12 +1,15 @@
 """The curve over training budget: prints its tables and draws assets/budget_curve.png from the per-budget
 results.json files next to this file (budget_<N>/: what `bash benchmarks/budget_curve.sh eval` wrote to
 out/curve/eval_<N>/, unchanged), or from other folders laid out the same way, with its figure at PNG. With several
-folders, a budget is taken from the first folder that has it (with that folder's ledi_seconds.txt).
+folders, a budget is taken from the first folder that has it (with that folder's ledi_seconds.txt); the table of
+clipped steps reads the flow logs (ledi_flow_log.jsonl, fm_flow_log.jsonl) of the last folder given.
 
     python results/budget-curve-2026-12/curve.py
     python results/budget-curve-2026-12/curve.py results/tuned-baseline-2026-12 assets/budget_curve_tuned.png
     python results/budget-curve-2026-12/curve.py results/schedule-2026-12/test results/ledi-lr6-curve-2026-12 \
         assets/budget_curve_sched.png
+    python results/budget-curve-2026-12/curve.py results/curve-euler1-2026-12 results/ledi-lr6-curve-2026-12 \
+        assets/budget_curve_e1.png
 """
 import glob
 import json
@@ -84,9 +87,10 @@ for n in budgets:
           f"{fmt(speedup(r, S, 'fid'))} | {fmt(speedup(r, S, 'kid'))} | {fmt(speedup(r, E, 'fid'))} | "
           f"{fmt(speedup(r, E, 'kid'))} |")
 
-print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 2 / 4, its best sampler setting) and '
+print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 1 / 2 / 4, its best sampler setting; '
+      "'-': not in that evaluation's grid) and "
       "with z from data (training images' z: partly the run's own images, not a ceiling), and the memorisation check of LeDiFlow's best setting:\n")
-print('| flow iters | FM same iters | FM equal compute | LeDiFlow 2 / 4 | z from data 2 / 4 | LeDiFlow FID vs training '
+print('| flow iters | FM same iters | FM equal compute | LeDiFlow 1 / 2 / 4 | z from data 1 / 2 / 4 | LeDiFlow FID vs training '
       '/ held-out | NN distance / held-out\'s |')
 print('|---|---|---|---|---|---|---|')
 for n in budgets:
@@ -97,9 +101,9 @@ for n in budgets:
         ledi[x['nfe']] = min(ledi.get(x['nfe'], float('inf')), x['fid'])
     zd = {x['nfe']: x['fid'] for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data'}
     b = min(real(r, L), key=lambda x: x['fid'])['memorisation']
-    print(f"| {n} | {fm_by_nfe(r, f'fm_{n}')} | {fm_by_nfe(r, f'fm_eq_{n}')} | "
-          f"{ledi.get(2, float('nan')):.1f} / {ledi.get(4, float('nan')):.1f} | "
-          f"{zd.get(2, float('nan')):.1f} / {zd.get(4, float('nan')):.1f} | {b['fid_train']:.1f} / {b['fid_held']:.1f} | "
+    by_nfe = lambda d: ' / '.join(f'{d[k]:.1f}' if k in d else '-' for k in (1, 2, 4))
+    print(f"| {n} | {fm_by_nfe(r, f'fm_{n}')} | {fm_by_nfe(r, f'fm_eq_{n}')} | {by_nfe(ledi)} | {by_nfe(zd)} | "
+          f"{b['fid_train']:.1f} / {b['fid_held']:.1f} | "
           f"{b['nn_ratio']:.2f} ({b['nn_close']:.0%} closer than held-out 5th pct) |")
 
 m0 = res[budgets[0]]['meta']
