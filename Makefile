@@ -35,8 +35,8 @@ test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
 
 # LeDiFlow against the baseline and the other few-step routes (results/headline-2026-12/results.md, made with lr 3e-4
-# baselines; docs/experiments.md says what it does and does not show; the README's headline is now
-# benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
+# baselines; results/routes-lr6-2026-12 measured the two routes at lr 6e-4 against the curve's 2,000-iteration runs;
+# docs/experiments.md says what each does and does not show; the README's headline is benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
 # wall time.
 # LeDiFlow: aux 800, flow 2000 (lr 6e-4 since 3 Dec 2026), sampler 4000 iterations (config/emoji.py otherwise,
 # which holds out 10% of the images from every stage of every run for the memorisation check). Against it, at the
