@@ -66,11 +66,10 @@ def fmt(s):
     return f"{s['ratio']:.2f}x [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}{reached}]"
 
 
-def fm_by_nfe(r, label):
-    """The baseline's FID at 2 / 4 / 8 / 16 NFE (its best setting at each)."""
-    rows = real(r, label)
+def by_nfe(rows, nfes):
+    """The best FID of rows at each of these NFE ('-' where none has it), joined with ' / '."""
     return ' / '.join(f"{min(x['fid'] for x in rows if x['nfe'] == n):.1f}" if any(x['nfe'] == n for x in rows)
-                      else '-' for n in (2, 4, 8, 16))
+                      else '-' for n in nfes)
 
 
 print('| flow iters | LeDiFlow training min | equal-compute FM iters | best FID: LeDiFlow / FM same iters / FM equal '
@@ -96,13 +95,11 @@ print('|---|---|---|---|---|---|---|')
 for n in budgets:
     r = res[n]
     L = f'ledi_{n}'
-    ledi = {}   # the best over the sampler's settings at each flow NFE
-    for x in real(r, L):
-        ledi[x['nfe']] = min(ledi.get(x['nfe'], float('inf')), x['fid'])
-    zd = {x['nfe']: x['fid'] for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data'}
+    zd = [x for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data']
     b = min(real(r, L), key=lambda x: x['fid'])['memorisation']
-    by_nfe = lambda d: ' / '.join(f'{d[k]:.1f}' if k in d else '-' for k in (1, 2, 4))
-    print(f"| {n} | {fm_by_nfe(r, f'fm_{n}')} | {fm_by_nfe(r, f'fm_eq_{n}')} | {by_nfe(ledi)} | {by_nfe(zd)} | "
+    fm = (2, 4, 8, 16)
+    print(f"| {n} | {by_nfe(real(r, f'fm_{n}'), fm)} | {by_nfe(real(r, f'fm_eq_{n}'), fm)} | "
+          f"{by_nfe(real(r, L), (1, 2, 4))} | {by_nfe(zd, (1, 2, 4))} | "
           f"{b['fid_train']:.1f} / {b['fid_held']:.1f} | "
           f"{b['nn_ratio']:.2f} ({b['nn_close']:.0%} closer than held-out 5th pct) |")
 
