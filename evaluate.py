@@ -27,7 +27,9 @@ What it does, in order (main() at the bottom reads the same way; the statistics 
    reported next to them).
 4. intervals (metrics.bootstrap): eval_bootstrap replicates, each resampling the reference images (one
    resample for all settings), the timed rounds (one resample for all runs) and the generated images (one
-   resample per run, shared by its settings, which are paired by seed; independent between runs). FID of
+   resample per run, shared by its settings, which are paired by seed; shared too by runs that draw the same
+   noise for image i (noise_key: e.g. two LeDiFlow runs that differ only in their sampler), independent
+   between the others, like LeDiFlow and the baseline). FID of
    a resample: weighted means and covariances; KID: the unbiased estimator over distinct-image pairs;
    CMMD: the biased estimator, as defined. Each interval is the 2.5-97.5 percentile of the replicates,
    re-centred on the estimate (FID of a resample is biased upwards).
@@ -52,7 +54,9 @@ What it does, in order (main() at the bottom reads the same way; the statistics 
    each sample's Inception distance to its nearest training image against the held-out images' own
    (metrics.Memorisation): samples closer to the training set than unseen real images are, copy it.
 7. results.md, results.json, results.csv and quality_vs_time.png in eval_dir; beside each setting's interval,
-   the paired interval of its difference to its run's best setting (metrics.vs_best: is 1 step as good as 4?).
+   the paired interval of its difference to its run's best setting (metrics.vs_best: is 1 step as good as 4?),
+   and for a run that draws the same noise as an earlier one, the paired interval of its difference to the first
+   such run, setting by setting (is this sampler better than that one?).
 
 Standard inputs: generated images are quantised to uint8 exactly as a saved PNG would be before any
 feature network (decoded latents too). Inception input: uint8 -> float in [0, 255], resized to 299 x 299
@@ -217,6 +221,13 @@ class Run:
         if self.learned:
             return 'LeDiFlow-reflow' if self.reflow else 'LeDiFlow'
         return 'FM-2RF' if self.reflow else 'FM-OT' if self.coupling == 'ot' else 'FM'
+
+
+def noise_key(run):
+    """What a run's image i is drawn from besides the seed: runs with equal keys draw the same noise for image i
+    (make_generator: LeDiFlow the sampler's noise, then the prior's; the baseline its x0), whatever their weights,
+    so their images are paired and the bootstrap resamples them together."""
+    return ('learned', tuple(run.aux.z_shape), tuple(run.aux.x_shape)) if run.learned else ('gaussian', tuple(run.shape))
 
 
 def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau=None):
@@ -424,7 +435,8 @@ def curve(run, times, stats, metric):
 def result_rows(runs, times, stats, metric_names, guard):
     """One row per setting of every run: what results.json/.csv hold."""
     rows = []
-    for run, run_times, st, run_guard in zip(runs, times, stats, guard):
+    keys = [noise_key(r) for r in runs]
+    for r, (run, run_times, st, run_guard) in enumerate(zip(runs, times, stats, guard)):
         mine = []
         for i, s in enumerate(run.settings):
             med = median_times(run_times[i])
@@ -449,6 +461,18 @@ def result_rows(runs, times, stats, metric_names, guard):
                 ci = dict(zip(real, metrics.vs_best([st.est[i][m] for i in real], st.reps[m][:, real])[1].tolist()))
             for i, out in enumerate(mine):
                 out[f'{m}_vs_best_ci'] = ci.get(i)
+        # each setting against the same setting of the first run that draws the same noise: paired (bootstrap)
+        first = keys.index(keys[r])
+        names = {s.name: j for j, s in enumerate(runs[first].settings)} if first != r else {}
+        for i, (s, out) in enumerate(zip(run.settings, mine)):
+            j = names.get(s.name)
+            out['vs_run'] = None if j is None else runs[first].label
+            for m in ('fid', 'kid', 'cmmd'):
+                found = j is not None and m in metric_names
+                a, b = (st.est[i][m], stats[first].est[j][m]) if found else (None, None)
+                out[f'{m}_vs_run'] = a - b if found else None
+                out[f'{m}_vs_run_ci'] = (metrics.paired_diff(a, b, st.reps[m][:, i], stats[first].reps[m][:, j]).tolist()
+                                         if found else None)
         rows += mine
     return rows
 
@@ -523,7 +547,8 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         f"Split '{meta['split']}': {meta['samples']} generated images per setting (seed {meta['generation_seed']}), "
         f"{meta['ref_samples']} reference training images of that split (indices sha1 {meta['ref_indices_sha1']}); "
         f"95% intervals from {meta['bootstrap']} bootstrap replicates (generated images resampled once per run and "
-        f"replicate, paired across its settings; reference images and timing rounds resampled). Images "
+        f"replicate, paired across its settings and across runs that draw the same noise; reference images and "
+        f"timing rounds resampled). Images "
         f"quantised to uint8 as saved; Inception input: bilinear resize to 299 (align_corners=False, no "
         f"antialias), (v - 128) / 128.", '',
         f"Time: batch {meta['speed_batch']}, {meta['device']}, {meta['dtype']}; {meta['speed_repeats']} interleaved "
@@ -577,6 +602,24 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
             lo, hi = (scale * v for v in r[f'{m}_vs_best_ci'])
             cells.append(f"{'= ' if lo <= 0 else ''}[{lo:.{digits}f}, {hi:.{digits}f}]")
         lines.append(f"| {r['label']} | {r['setting']} | {' | '.join(cells)} |")
+    paired = [r for r in rows if r['vs_run'] is not None]
+    if paired:
+        lines += [
+            '', '## Runs against the first run that draws the same noise', '',
+            "A run whose image i comes from the same noise as image i of an earlier run (the same seeds and noise "
+            "shapes: e.g. two LeDiFlow runs that differ only in their sampler) shares that run's resample in every "
+            "replicate, so their difference is paired: its quality minus that of the first such run at the same "
+            "setting, with the 95% interval. An interval that includes 0: not distinguishable at this sample "
+            "size; '=' marks those.", '',
+            '| run | vs run | setting | FID difference | KID x1e3 difference |' + (' CMMD difference |' if cmmd_col else ''),
+            '|---|---|---|---|---|' + ('---|' if cmmd_col else '')]
+        for r in paired:
+            cells = []
+            for m, scale, digits in [('fid', 1, 1), ('kid', 1e3, 2)] + ([('cmmd', 1, 3)] if cmmd_col else []):
+                lo, hi = (scale * v for v in r[f'{m}_vs_run_ci'])
+                cells.append(f"{scale * r[f'{m}_vs_run']:+.{digits}f} {'= ' if lo <= 0 <= hi else ''}"
+                             f"[{lo:.{digits}f}, {hi:.{digits}f}]")
+            lines.append(f"| {r['label']} | {r['vs_run']} | {r['setting']} | {' | '.join(cells)} |")
     lines += [
         '', '## Speedup at matched quality', '',
         "Target: the baseline's cheapest setting whose quality is statistically indistinguishable from its best "
@@ -689,7 +732,7 @@ def main():
     # 4. bootstrap, 5. speedups
     stats = metrics.bootstrap(features, [[cost_row(r, s) for s in r.settings] for r in runs],
                               [[[t['total'] for t in rounds] for rounds in run_times] for run_times in times],
-                              ref, eval_bootstrap, seed, metric_names)
+                              ref, eval_bootstrap, seed, metric_names, noise=[noise_key(r) for r in runs])
     speedups = []
     for m in metric_names:
         for a in [i for i, r in enumerate(runs) if r.learned]:

@@ -195,17 +195,22 @@ class RunStats:
     coef_reps: list     # n_boot coefficient vectors
 
 
-def bootstrap(features, rows, ms, ref, n_boot, seed, metrics):
+def bootstrap(features, rows, ms, ref, n_boot, seed, metrics, noise=None):
     """Point estimates and n_boot replicates of every metric of every setting, and of every run's cost model.
     features[r][s]: Features of setting s of run r; rows[r][s]: its design_row, or None when it is not part of
-    the run's cost model (the 'z from data' rows); ms[r][s]: its per-round total ms. In a replicate:
+    the run's cost model (the 'z from data' rows); ms[r][s]: its per-round total ms; noise[r]: what run r's image i
+    is drawn from besides the seed (evaluate.noise_key; None: every run its own). In a replicate:
       - one resample of the reference images, shared by every setting of every run;
       - one resample of the generated images per run, shared by every setting of that run: all settings of a
         run are generated from the same seeds, so image i of one setting is paired with image i of another and
         differences between settings are paired (a setting compared with an identical one differs by exactly 0);
-      - independent resamples between runs: two methods consume their random streams differently, so their
-        images are not paired;
+      - runs with the same noise key (same seeds, same noise shapes: e.g. two LeDiFlow runs that differ only in
+        their sampler) draw the same noise for image i, so their images are paired too and they share that
+        resample; runs of different keys are resampled independently: two methods consume their random streams
+        differently, so their images are not paired. (Every run draws its own resample, used or not, so a run's
+        replicates do not depend on which other runs share its key.)
       - one resample of the timing rounds, shared by all runs (the rounds were interleaved). -> [RunStats]"""
+    noise = list(range(len(features))) if noise is None else noise
     g = torch.Generator().manual_seed(seed + 12345)
     n_gen, n_ref = len(features[0][0].inception), len(ref.inception)
     ones_n, ones_m = torch.ones(n_gen, dtype=torch.float64), torch.ones(n_ref, dtype=torch.float64)
@@ -219,10 +224,12 @@ def bootstrap(features, rows, ms, ref, n_boot, seed, metrics):
     for b in tqdm(range(n_boot), desc='bootstrap'):
         d = torch.bincount(torch.randint(n_ref, (n_ref,), generator=g), minlength=n_ref).double()
         pick = torch.randint(rounds, (rounds,), generator=g).tolist()
+        drawn = {}   # noise key -> the resample of its first run
         for r, run_feats in enumerate(features):
             picked = [[ms[r][s][i] for i in pick] for s in timed[r]]
             stats[r].coef_reps.append(fit_cost_model([rows[r][s] for s in timed[r]], picked))
             c = torch.bincount(torch.randint(n_gen, (n_gen,), generator=g), minlength=n_gen).double()
+            c = drawn.setdefault(noise[r], c)
             for s, f in enumerate(run_feats):
                 for m, v in quality(f, ref, c, d, metrics).items():
                     stats[r].reps[m][b, s] = v
@@ -247,17 +254,22 @@ def interval(reps, estimate=None):
 # -----------------------------------------------------------------------------
 # matching: the speedup at matched quality
 
+def paired_diff(q_a, q_b, reps_a, reps_b):
+    """The 95% interval of q_a - q_b from replicates that share their resamples (paired: [B] or [B, S] each),
+    placed around the point difference. Two identical sets give [0, 0]."""
+    diff = np.asarray(reps_a, dtype=np.float64) - np.asarray(reps_b, dtype=np.float64)
+    shift = (np.asarray(q_a, dtype=np.float64) - q_b) - diff.mean(0)
+    return np.stack([np.percentile(diff, 2.5, axis=0) + shift, np.percentile(diff, 97.5, axis=0) + shift], -1)
+
+
 def vs_best(q, q_reps):
     """Each setting of a run against the run's best (lowest q): -> (index of the best, [S, 2] the 95% interval of
     q(s) - q(best)). q [S]: the qualities (the point estimates, or one replicate's); q_reps [B, S]: the run's
     replicates, paired across its settings (bootstrap), whose differences give the spread, placed around the
     difference in q. An interval that includes 0: indistinguishable from the best."""
-    q = np.asarray(q, dtype=np.float64)
+    q, q_reps = np.asarray(q, dtype=np.float64), np.asarray(q_reps, dtype=np.float64)
     best = int(np.argmin(q))
-    diff = np.asarray(q_reps, dtype=np.float64)
-    diff = diff - diff[:, [best]]
-    shift = (q - q[best]) - diff.mean(0)
-    return best, np.stack([np.percentile(diff, 2.5, axis=0) + shift, np.percentile(diff, 97.5, axis=0) + shift], 1)
+    return best, paired_diff(q, q[best], q_reps, q_reps[:, [best]])
 
 
 def plateau_target(q, ms, q_reps):

@@ -210,12 +210,36 @@ def test_bootstrap_pairs_the_settings_of_a_run():
     assert len(stats[0].coef_reps) == 200 and stats[0].coef.tolist() == pytest.approx([0.0, 1.0], abs=1e-9)
 
 
+def test_bootstrap_pairs_runs_that_draw_the_same_noise():
+    """Runs with the same noise key share each replicate's resample of the generated images: the same features in
+    two such runs differ by exactly 0 in every replicate (metrics.paired_diff gives [0, 0]), while a run of another
+    key, resampled on its own, differs with real width. A run's replicates do not depend on whether a later run
+    shares its key (every run draws its own resample, used or not)."""
+    g = torch.Generator().manual_seed(1)
+    ref = MT.Reference(inception=torch.randn(60, 16, generator=g, dtype=torch.float64))
+    x = torch.randn(40, 16, generator=g, dtype=torch.float64) + 0.3
+    runs = [[MT.Features.against(x.clone(), ref)] for _ in range(3)]
+    rows = [[MT.design_row(1, 0, False)]] * 3
+    ms = [[[1.0, 1.1, 0.9]]] * 3
+    stats = MT.bootstrap(runs, rows, ms, ref, 200, 0, ['fid', 'kid'], noise=['ledi', 'ledi', 'fm'])
+    alone = MT.bootstrap(runs, rows, ms, ref, 200, 0, ['fid', 'kid'])   # every run its own key
+    for m in ('fid', 'kid'):
+        reps = [st.reps[m][:, 0] for st in stats]
+        assert np.array_equal(reps[0], reps[1])
+        assert MT.paired_diff(stats[1].est[0][m], stats[0].est[0][m], reps[1], reps[0]).tolist() == [0.0, 0.0]
+        lo, hi = MT.paired_diff(stats[2].est[0][m], stats[0].est[0][m], reps[2], reps[0])
+        assert hi - lo > 0.1 * abs(stats[0].est[0][m]), (m, lo, hi)
+        assert np.array_equal(alone[0].reps[m], stats[0].reps[m]) and np.array_equal(alone[2].reps[m], stats[2].reps[m])
+        assert not np.array_equal(alone[1].reps[m], stats[1].reps[m])
+
+
 def test_paired_interval_of_a_difference_covers_the_truth_and_is_narrow():
     """Synthetic paired data with a known answer: setting B is setting A's images shifted by delta, so their
     covariances are equal and FID(B) - FID(A) = |delta|^2 + 2 delta . (mean_A - mean_ref); with A and the reference
     drawn from the same N(0, I), the true difference is |delta|^2. The 95% interval of the paired difference covers
     it in at least 10 of 12 trials, and is much narrower than the interval of the same difference taken unpaired
-    (B as another run, resampled independently)."""
+    (B as another run, resampled independently). B as another run that draws the same noise gets exactly the
+    paired interval."""
     covered, paired_w, unpaired_w = 0, [], []
     delta = torch.full((8,), 0.08, dtype=torch.float64)
     truth = float(delta @ delta)
@@ -233,6 +257,9 @@ def test_paired_interval_of_a_difference_covers_the_truth_and_is_narrow():
         paired_w.append(hi - lo)
         u_lo, u_hi = MT.interval(stats[1].reps['fid'][:, 0] - stats[0].reps['fid'][:, 0], est)
         unpaired_w.append(u_hi - u_lo)
+        shared = MT.bootstrap(runs, rows, ms, ref, 120, trial, ['fid'], noise=['same', 'same'])
+        assert MT.paired_diff(shared[1].est[0]['fid'], shared[0].est[0]['fid'], shared[1].reps['fid'][:, 0],
+                              shared[0].reps['fid'][:, 0]).tolist() == pytest.approx([lo, hi], abs=1e-9)
     assert covered >= 10, covered
     assert np.mean(paired_w) < 0.5 * np.mean(unpaired_w), (np.mean(paired_w), np.mean(unpaired_w))
 
@@ -368,14 +395,24 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     run('train_flow.py', tiny_config, '--prior=gaussian', '--coupling=ot', f'--out_dir={tmp_path}/fm_ot', hold)
     run('train_flow.py', tiny_config, '--prior=gaussian', f'--reflow_from={fm}', '--reflow_pairs=8', '--reflow_steps=2',
         f'--out_dir={tmp_path}/fm_2rf', hold)
-    runs = f"--runs=['{out}', '{fm}', '{tmp_path}/fm_ot', '{tmp_path}/fm_2rf']"
+    os.symlink(fm, tmp_path / 'fm_again')            # the same run twice: paired between runs, it differs by exactly 0
+    runs = f"--runs=['{out}', '{fm}', '{tmp_path}/fm_ot', '{tmp_path}/fm_2rf', '{tmp_path}/fm_again']"
     run('evaluate.py', tiny_config, runs, "--eval_ledi=['euler:1']", "--eval_sampler=['euler:1']", "--eval_fm=['euler:2']",
         *args[5:], '--eval_split=test', f'--eval_dir={tmp_path}/eval_test', '--tau=1.0')
     test_res = json.load(open(tmp_path / 'eval_test' / 'results.json'))
     test_meta = test_res['meta']
-    assert [r['method'] for r in test_meta['runs']] == ['LeDiFlow', 'FM', 'FM-OT', 'FM-2RF']
+    assert [r['method'] for r in test_meta['runs']] == ['LeDiFlow', 'FM', 'FM-OT', 'FM-2RF', 'FM']
     assert {(s['baseline_run'], s['metric']) for s in test_res['speedup']} == \
-        {(b, m) for b in ('fm', 'fm_ot', 'fm_2rf') for m in ('fid', 'kid')}
+        {(b, m) for b in ('fm', 'fm_ot', 'fm_2rf', 'fm_again') for m in ('fid', 'kid')}
+    # the baselines draw the same noise: each is compared with the first, 'fm', paired; LeDiFlow with none
+    by_label = {r['label']: r for r in test_res['rows'] if r['kind'] == 'gaussian prior'}
+    assert by_label['fm']['vs_run'] is None and all(r['vs_run'] is None for r in test_res['rows'] if r['label'] == 'out')
+    assert by_label['fm_ot']['vs_run'] == by_label['fm_2rf']['vs_run'] == by_label['fm_again']['vs_run'] == 'fm'
+    for m in ('fid', 'kid'):
+        assert by_label['fm_again'][f'{m}_vs_run'] == 0 and by_label['fm_again'][f'{m}_vs_run_ci'] == [0.0, 0.0]
+        lo, hi = by_label['fm_ot'][f'{m}_vs_run_ci']
+        assert lo < hi and by_label['fm_ot'][f'{m}_vs_run'] == by_label['fm_ot'][m] - by_label['fm'][m]
+    assert '## Runs against the first run that draws the same noise' in open(tmp_path / 'eval_test' / 'results.md').read()
     assert test_meta['runs'][3]['train_seconds'] > test_meta['runs'][1]['train_seconds']   # the teacher's time too
     assert test_meta['runs'][0]['tau'] == 1.0        # the command line beats the run's own
     assert test_meta['split'] == 'test' and test_meta['generation_seed'] != meta['generation_seed']
