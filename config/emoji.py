@@ -36,12 +36,16 @@ flow_max_iters = 800
 # than one token per z position (the paper's), which buys twice the iterations in the same time; with a
 # logit-normal t. It was the largest single gain of the emoji experiments (docs/experiments.md). Paper-scale
 # configs keep the paper's sampler.
+# Width 128 with batch 512 and lr 6e-4: a quarter of the parameters, as many iterations per second on a CPU as width
+# 256 at batch 128 (4x the latents), and better on the tune split by 11.5 FID [7.1, 15.9] at 1 Euler flow step
+# (results/sampler-pair-2026-12), 0.5 ms per image cheaper.
 sampler_patch = 4
-sampler_widths = [256]
+sampler_widths = [128]
 sampler_depths = [4]
 sampler_d_head = 64
-sampler_mapping_width = 256
+sampler_mapping_width = 128
 sampler_mapping_depth = 1
-sampler_batch_size = 128
+sampler_batch_size = 512
+sampler_lr = 6e-4
 sampler_max_iters = 2000
 sampler_t_dist = 'logit_normal'
