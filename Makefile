@@ -38,7 +38,8 @@ test: install
 # baselines; results/routes-lr6-2026-12 measured the two routes at lr 6e-4 against the curve's 2,000-iteration runs;
 # docs/experiments.md says what each does and does not show; the README's headline is benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
 # wall time.
-# LeDiFlow: aux 800, flow 2000 (lr 6e-4 since 3 Dec 2026), sampler 4000 iterations (config/emoji.py otherwise,
+# LeDiFlow: aux 800, flow 2000 (lr 6e-4 since 3 Dec 2026), sampler 4000 iterations (width 128, batch 512 since 3 Dec
+# 2026: as many iterations per second as the earlier width 256, batch 128; config/emoji.py otherwise,
 # which holds out 10% of the images from every stage of every run for the memorisation check). Against it, at the
 # same flow network:
 #   fm                the FM baseline (logit-normal t, lr 6e-4: FM below), the same 2000 flow iterations

@@ -16,7 +16,8 @@
 # baseline's target: results/curve-euler1-2026-12 re-evaluated every budget with euler x1 in the grid.
 #
 # LeDiFlow: config/emoji.py (its flow at lr 6e-4 since 3 Dec 2026; results/budget-curve-2026-12 and
-# results/tuned-baseline-2026-12 trained it at 3e-4); aux 800 and sampler 4000 iterations (the headline's) at every budget: the z they give does not depend on
+# results/tuned-baseline-2026-12 trained it at 3e-4); aux 800 and sampler 4000 iterations (the headline's; the sampler width 128, batch 512 since 3 Dec 2026, as fast per
+# iteration as the earlier width 256, batch 128) at every budget: the z they give does not depend on
 # the flow's length, and their time counts in every budget's total (the README's rows at 250 and 500 shorten them:
 # results/schedule-2026-12). The flow keeps a snapshot every 50 iterations.
 # FM (logit-normal t, lr 6e-4: the choice of its own sweep on the tune split, results/baseline-sweep-2026-12; FM_ARGS

@@ -10,6 +10,9 @@ clipped steps reads the flow logs (ledi_flow_log.jsonl, fm_flow_log.jsonl) of th
         assets/budget_curve_sched.png
     python results/budget-curve-2026-12/curve.py results/curve-euler1-2026-12 results/ledi-lr6-curve-2026-12 \
         assets/budget_curve_e1.png
+
+--ledi=NAME reads the LeDiFlow run labelled NAME_<N> (default ledi: ledi_<N>), for folders that evaluated more
+than one LeDiFlow run per budget.
 """
 import glob
 import json
@@ -18,6 +21,8 @@ import re
 import sys
 
 args = sys.argv[1:]
+LEDI = next((a.split('=', 1)[1] for a in args if a.startswith('--ledi=')), 'ledi')
+args = [a for a in args if not a.startswith('--ledi=')]
 png = args.pop() if args and args[-1].endswith('.png') else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'assets', 'budget_curve.png')
 folders = args or [os.path.dirname(os.path.abspath(__file__))]
@@ -48,15 +53,15 @@ def run(r, label):
 
 def minutes(r, label):
     n = int(label.rsplit('_', 1)[1])
-    return (ledi_seconds[n] if label.startswith('ledi_') and n in ledi_seconds else run(r, label)['train_seconds']) / 60
+    return (ledi_seconds[n] if label.startswith(LEDI + '_') and n in ledi_seconds else run(r, label)['train_seconds']) / 60
 
 
 def iters(r, label):
     return int(re.search(r'flow (\d+) iters', run(r, label)['train']).group(1))
 
 
-def speedup(r, base, m):
-    return next(s for s in r['speedup'] if s['baseline_run'] == base and s['metric'] == m)
+def speedup(r, base, m, n):
+    return next(s for s in r['speedup'] if s['ledi_run'] == f'{LEDI}_{n}' and s['baseline_run'] == base and s['metric'] == m)
 
 
 def fmt(s):
@@ -78,13 +83,13 @@ print('| flow iters | LeDiFlow training min | equal-compute FM iters | best FID:
 print('|---|---|---|---|---|---|---|---|---|')
 for n in budgets:
     r = res[n]
-    L, S, E = f'ledi_{n}', f'fm_{n}', f'fm_eq_{n}'
+    L, S, E = f'{LEDI}_{n}', f'fm_{n}', f'fm_eq_{n}'
     best = lambda label, m: min(x[m] for x in real(r, label))
     print(f"| {n} | {minutes(r, L):.1f} | {iters(r, E)} ({minutes(r, E):.1f} min) | "
           f"{best(L, 'fid'):.1f} / {best(S, 'fid'):.1f} / {best(E, 'fid'):.1f} | "
           f"{kid(best(L, 'kid'))} / {kid(best(S, 'kid'))} / {kid(best(E, 'kid'))} | "
-          f"{fmt(speedup(r, S, 'fid'))} | {fmt(speedup(r, S, 'kid'))} | {fmt(speedup(r, E, 'fid'))} | "
-          f"{fmt(speedup(r, E, 'kid'))} |")
+          f"{fmt(speedup(r, S, 'fid', n))} | {fmt(speedup(r, S, 'kid', n))} | {fmt(speedup(r, E, 'fid', n))} | "
+          f"{fmt(speedup(r, E, 'kid', n))} |")
 
 print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 1 / 2 / 4, its best sampler setting; '
       "'-': not in that evaluation's grid) and "
@@ -94,7 +99,7 @@ print('| flow iters | FM same iters | FM equal compute | LeDiFlow 1 / 2 / 4 | z 
 print('|---|---|---|---|---|---|---|')
 for n in budgets:
     r = res[n]
-    L = f'ledi_{n}'
+    L = f'{LEDI}_{n}'
     zd = [x for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data']
     b = min(real(r, L), key=lambda x: x['fid'])['memorisation']
     fm = (2, 4, 8, 16)
@@ -124,18 +129,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
 mins = minutes
-for label, fmtc, name in (('ledi_{}', 'o-', 'LeDiFlow (best setting)'), ('fm_eq_{}', 's-', 'FM, equal compute'),
+for label, fmtc, name in ((LEDI + '_{}', 'o-', 'LeDiFlow (best setting)'), ('fm_eq_{}', 's-', 'FM, equal compute'),
                           ('fm_{}', '^--', 'FM, same iterations')):
     xs = [mins(res[n], label.format(n)) for n in budgets]
     a1.plot(xs, [min(x['fid'] for x in real(res[n], label.format(n))) for n in budgets], fmtc, label=name)
-zd = [min(x['fid'] for x in res[n]['rows'] if x['label'] == f'ledi_{n}' and x['kind'] == 'z from data') for n in budgets]
-a1.plot([mins(res[n], f'ledi_{n}') for n in budgets], zd, 'o:', color='gray', label='LeDiFlow, z from data')
+zd = [min(x['fid'] for x in res[n]['rows'] if x['label'] == f'{LEDI}_{n}' and x['kind'] == 'z from data') for n in budgets]
+a1.plot([mins(res[n], f'{LEDI}_{n}') for n in budgets], zd, 'o:', color='gray', label='LeDiFlow, z from data')
 a1.set(xscale='log', xlabel='training minutes (2 CPU cores, one thread per run)', ylabel='best FID (lower is better)',
        title='best quality against training compute')
 a1.legend(fontsize=8)
 for base, m, c, name in (('fm_eq_{}', 'fid', 'C1', 'vs equal compute, FID'), ('fm_eq_{}', 'kid', 'C3', 'vs equal compute, KID'),
                          ('fm_{}', 'fid', 'C2', 'vs same iterations, FID'), ('fm_{}', 'kid', 'C4', 'vs same iterations, KID')):
-    pts = [(mins(res[n], f'ledi_{n}'), speedup(res[n], base.format(n), m)) for n in budgets]
+    pts = [(mins(res[n], f'{LEDI}_{n}'), speedup(res[n], base.format(n), m, n)) for n in budgets]
     pts = [(x, s) for x, s in pts if s['ratio'] is not None]
     a2.errorbar([x for x, _ in pts], [s['ratio'] for _, s in pts],
                 yerr=[[s['ratio'] - s['ci'][0] for _, s in pts], [s['ci'][1] - s['ratio'] for _, s in pts]],
