@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Training for results/curve-sampler-w-2026-12 (docs/experiments.md, "The sampler variant with a paired instrument,
+# then on test", and its amendment): every run of the curve at flow budgets 250, 500, 1000 and 2000, from scratch,
+# with the frozen configs. Two one-thread lanes side by side (budget_curve.sh's load):
+#   lane 1: the FM baseline (logit-normal t, lr 6e-4), a snapshot every 50 iterations, until its training time
+#           passes FM_SECONDS (above LeDiFlow's largest total); then the base sampler (width 256, batch 128,
+#           lr 3e-4: config/emoji.py before 37d78eb) on each LeDiFlow aux, for as many iterations as the new one
+#   lane 2: LeDiFlow with config/emoji.py (the new sampler): per aux length A, aux A, sampler 5 A, then the flow:
+#           a100 -> flow 250, a400 -> flow 500, a800 -> flow 2000 (its snapshot at 1000 is the 1000 budget)
+#   bash results/curve-sampler-w-2026-12/train.sh          # ~45 min on 2 CPU cores
+#   bash results/curve-sampler-w-2026-12/train.sh link     # the run directories evaluate.py reads
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-.venv/bin/python}
+O=${CURVE_DIR:-out/cw}
+FM_SECONDS=${FM_SECONDS:-2100}
+H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
+BASE="--sampler_widths=[256] --sampler_mapping_width=256 --sampler_batch_size=128 --sampler_lr=3e-4"
+SCHED="100:500:250 400:2000:500 800:4000:2000"   # aux : sampler : flow iterations
+
+seconds() {   # the summed train_seconds of the checkpoints named
+    $PY -c "import sys, torch; print(round(sum(torch.load(p, weights_only=True)['train_seconds'] for p in sys.argv[1:]), 1))" "$@"
+}
+
+rundir() {    # rundir DIR FLOW AUX SAMPLER: a run directory of links
+    mkdir -p "$1"
+    ln -sf "$(realpath "$2")" "$1/flow.pt"
+    [ -z "${3:-}" ] || ln -sf "$(realpath "$3")" "$1/aux.pt"
+    [ -z "${4:-}" ] || ln -sf "$(realpath "$4")" "$1/sampler.pt"
+}
+
+train() {
+    export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+    mkdir -p $O
+    {   $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=1000000 &
+        pid=$!
+        while sleep 20; do
+            last=$(ls $O/fm/flow_*.pt 2>/dev/null | tail -1)
+            [ -n "$last" ] && $PY -c "import sys; sys.exit(not $(seconds $last) >= $FM_SECONDS)" && break
+        done
+        kill $pid; wait $pid || true
+        for s in $SCHED; do
+            IFS=: read A S F <<< "$s"
+            until [ -f $O/a$A/aux.pt ]; do sleep 10; done
+            mkdir -p $O/b$A && ln -sf "$(realpath $O/a$A/aux.pt)" $O/b$A/aux.pt
+            $PY train_sampler.py $H --out_dir=$O/b$A --max_iters=$S $BASE
+        done; } > $O/lane1.log 2>&1 &
+    {   for s in $SCHED; do
+            IFS=: read A S F <<< "$s"
+            $PY train_aux.py $H --out_dir=$O/a$A --max_iters=$A
+            $PY train_sampler.py $H --out_dir=$O/a$A --max_iters=$S
+            $PY train_flow.py $H --out_dir=$O/a$A --max_iters=$F
+        done; } > $O/lane2.log 2>&1
+    wait
+}
+
+link() {   # ledi_N (base sampler), ledi_w_N (the new one), fm_N, fm_eq_N (equal compute with ledi_w_N)
+    : > $O/ledi_seconds.txt; : > $O/ledi_base_seconds.txt
+    for n in 250 500 1000 2000; do
+        case $n in 250) A=100;; 500) A=400;; *) A=800;; esac
+        f=$O/a$A/$(printf 'flow_%06d.pt' $n)
+        rundir $O/ledi_$n $f $O/a$A/aux.pt $O/b$A/sampler.pt
+        rundir $O/ledi_w_$n $f $O/a$A/aux.pt $O/a$A/sampler.pt
+        rundir $O/fm_$n $O/fm/$(printf 'flow_%06d.pt' $n)
+        t=$(seconds $O/a$A/aux.pt $O/a$A/sampler.pt $f)
+        echo "$n $t" >> $O/ledi_seconds.txt
+        echo "$n $(seconds $O/a$A/aux.pt $O/b$A/sampler.pt $f)" >> $O/ledi_base_seconds.txt
+        e=$($PY -c "
+import glob, torch
+for p in sorted(glob.glob('$O/fm/flow_*.pt')):
+    if torch.load(p, weights_only=True)['train_seconds'] >= $t:
+        print(p); break")
+        [ -n "$e" ] || { echo "no fm snapshot reaches ${t}s: resume the baseline (--init_from=resume)" >&2; exit 1; }
+        rundir $O/fm_eq_$n $e
+    done
+    cat $O/ledi_seconds.txt $O/ledi_base_seconds.txt; ls -l $O/fm_eq_*/flow.pt
+}
+
+case "${1:-train}" in
+    train) train ;;
+    link) link ;;
+    *) echo "usage: train.sh [train|link]" >&2; exit 2 ;;
+esac
