@@ -3,10 +3,14 @@
 # then on test", and its amendment): every run of the curve at flow budgets 250, 500, 1000 and 2000, from scratch,
 # with the frozen configs. Two one-thread lanes side by side (budget_curve.sh's load):
 #   lane 1: the FM baseline (logit-normal t, lr 6e-4), a snapshot every 50 iterations, until its training time
-#           passes FM_SECONDS (above LeDiFlow's largest total); then the base sampler (width 256, batch 128,
-#           lr 3e-4: config/emoji.py before 37d78eb) on each LeDiFlow aux, for as many iterations as the new one
+#           passes FM_SECONDS (above LeDiFlow's largest total)
 #   lane 2: LeDiFlow with config/emoji.py (the new sampler): per aux length A, aux A, sampler 5 A, then the flow:
 #           a100 -> flow 250, a400 -> flow 500, a800 -> flow 2000 (its snapshot at 1000 is the 1000 budget)
+# then, again in two lanes, the base sampler (width 256, batch 128, lr 3e-4: config/emoji.py before 37d78eb) on each
+# LeDiFlow aux, for as many iterations as the new one: b800 in one lane, b100 then b400 in the other.
+# (In the run of 4 December 2026 lane 1's stop check died at its first call, on `ls` of no snapshots under
+# pipefail, fixed below; the baseline ran on and was stopped by hand at 4,650 iterations, 2,379 s, half a minute after
+# lane 2 ended. Every snapshot an equal-compute run uses, up to 1,537 s, was trained under the two-lane load.)
 #   bash results/curve-sampler-w-2026-12/train.sh          # ~45 min on 2 CPU cores
 #   bash results/curve-sampler-w-2026-12/train.sh link     # the run directories evaluate.py reads
 set -euo pipefail
@@ -35,22 +39,21 @@ train() {
     {   $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=1000000 &
         pid=$!
         while sleep 20; do
-            last=$(ls $O/fm/flow_*.pt 2>/dev/null | tail -1)
+            last=$(ls $O/fm/flow_*.pt 2>/dev/null | tail -1 || true)
             [ -n "$last" ] && $PY -c "import sys; sys.exit(not $(seconds $last) >= $FM_SECONDS)" && break
         done
-        kill $pid; wait $pid || true
-        for s in $SCHED; do
-            IFS=: read A S F <<< "$s"
-            until [ -f $O/a$A/aux.pt ]; do sleep 10; done
-            mkdir -p $O/b$A && ln -sf "$(realpath $O/a$A/aux.pt)" $O/b$A/aux.pt
-            $PY train_sampler.py $H --out_dir=$O/b$A --max_iters=$S $BASE
-        done; } > $O/lane1.log 2>&1 &
+        kill $pid; wait $pid || true; } > $O/lane1.log 2>&1 &
     {   for s in $SCHED; do
             IFS=: read A S F <<< "$s"
             $PY train_aux.py $H --out_dir=$O/a$A --max_iters=$A
             $PY train_sampler.py $H --out_dir=$O/a$A --max_iters=$S
             $PY train_flow.py $H --out_dir=$O/a$A --max_iters=$F
         done; } > $O/lane2.log 2>&1
+    wait
+    for A in 100 400 800; do mkdir -p $O/b$A && ln -sf "$(realpath $O/a$A/aux.pt)" $O/b$A/aux.pt; done
+    $PY train_sampler.py $H --out_dir=$O/b800 --max_iters=4000 $BASE > $O/laneb1.log 2>&1 &
+    { $PY train_sampler.py $H --out_dir=$O/b100 --max_iters=500 $BASE
+      $PY train_sampler.py $H --out_dir=$O/b400 --max_iters=2000 $BASE; } > $O/laneb2.log 2>&1
     wait
 }
 
