@@ -594,14 +594,18 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
         "the best at this sample size; '=' marks those.", '',
         '| run | setting | FID - best | KID x1e3 - best |' + (' CMMD - best |' if cmmd_col else ''),
         '|---|---|---|---|' + ('---|' if cmmd_col else '')]
-    for r in rows:
-        if r['fid_vs_best_ci'] is None:
-            continue
+    digits = [('fid', 1, 1), ('kid', 1e3, 2)] + ([('cmmd', 1, 3)] if cmmd_col else [])
+
+    def diff_cells(r, key, point):   # one cell per metric: [95% interval] of r's difference `key`, the point first
         cells = []
-        for m, scale, digits in [('fid', 1, 1), ('kid', 1e3, 1)] + ([('cmmd', 1, 3)] if cmmd_col else []):
-            lo, hi = (scale * v for v in r[f'{m}_vs_best_ci'])
-            cells.append(f"{'= ' if lo <= 0 else ''}[{lo:.{digits}f}, {hi:.{digits}f}]")
-        lines.append(f"| {r['label']} | {r['setting']} | {' | '.join(cells)} |")
+        for m, scale, d in digits:
+            lo, hi = (scale * v for v in r[f'{m}_{key}_ci'])
+            cells.append((f"{scale * r[f'{m}_{key}']:+.{d}f} " if point else '') +
+                         f"{'= ' if lo <= 0 <= hi else ''}[{lo:.{d}f}, {hi:.{d}f}]")
+        return ' | '.join(cells)
+    for r in rows:
+        if r['fid_vs_best_ci'] is not None:
+            lines.append(f"| {r['label']} | {r['setting']} | {diff_cells(r, 'vs_best', point=False)} |")
     paired = [r for r in rows if r['vs_run'] is not None]
     if paired:
         lines += [
@@ -614,12 +618,7 @@ def write_results(eval_dir, meta, rows, speedups, metric_names):
             '| run | vs run | setting | FID difference | KID x1e3 difference |' + (' CMMD difference |' if cmmd_col else ''),
             '|---|---|---|---|---|' + ('---|' if cmmd_col else '')]
         for r in paired:
-            cells = []
-            for m, scale, digits in [('fid', 1, 1), ('kid', 1e3, 2)] + ([('cmmd', 1, 3)] if cmmd_col else []):
-                lo, hi = (scale * v for v in r[f'{m}_vs_run_ci'])
-                cells.append(f"{scale * r[f'{m}_vs_run']:+.{digits}f} {'= ' if lo <= 0 <= hi else ''}"
-                             f"[{lo:.{digits}f}, {hi:.{digits}f}]")
-            lines.append(f"| {r['label']} | {r['vs_run']} | {r['setting']} | {' | '.join(cells)} |")
+            lines.append(f"| {r['label']} | {r['vs_run']} | {r['setting']} | {diff_cells(r, 'vs_run', point=True)} |")
     lines += [
         '', '## Speedup at matched quality', '',
         "Target: the baseline's cheapest setting whose quality is statistically indistinguishable from its best "
