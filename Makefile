@@ -36,7 +36,7 @@ test: install
 
 # LeDiFlow against the baseline and the other few-step routes (results/headline-2026-12/results.md, made with lr 3e-4
 # baselines; results/routes-lr6-2026-12 measured the two routes at lr 6e-4 against the curve's 2,000-iteration runs;
-# docs/experiments.md says what each does and does not show; the README's headline is benchmarks/budget_curve.sh's). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
+# docs/experiments.md says what each does and does not show; the README's headline is results/curve-sampler-w-2026-12's, made by its train.sh and eval.sh). Run it on an otherwise idle machine: the equal-compute runs and the timings measure
 # wall time.
 # LeDiFlow: aux 800, flow 2000 (lr 6e-4 since 3 Dec 2026), sampler 4000 iterations (width 128, batch 512 since 3 Dec
 # 2026: as many iterations per second as the earlier width 256, batch 128; config/emoji.py otherwise,

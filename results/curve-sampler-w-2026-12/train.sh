@@ -11,7 +11,7 @@
 # (In the run of 4 December 2026 lane 1's stop check died at its first call, on `ls` of no snapshots under
 # pipefail, fixed below; the baseline ran on and was stopped by hand at 4,650 iterations, 2,379 s, half a minute after
 # lane 2 ended. Every snapshot an equal-compute run uses, up to 1,537 s, was trained under the two-lane load.)
-#   bash results/curve-sampler-w-2026-12/train.sh          # ~45 min on 2 CPU cores
+#   bash results/curve-sampler-w-2026-12/train.sh          # ~45 min on 2 CPU cores (4 Dec 2026: 44 min)
 #   bash results/curve-sampler-w-2026-12/train.sh link     # the run directories evaluate.py reads
 set -euo pipefail
 cd "$(dirname "$0")/../.."
