@@ -1,4 +1,4 @@
-"""The two tables of results/curve-sampler-w-2026-12 that curve.py does not print, from budget_<N>/results.json:
+"""The tables of results/curve-sampler-w-2026-12 that curve.py does not print, from budget_<N>/results.json:
 
 1. the new sampler minus the base, paired (same aux, flow and seeds; evaluate.py's vs_run), at every setting;
 2. the issue's three goals for both samplers: the lower 95% end of the speedup against the equal-compute baseline
@@ -31,9 +31,8 @@ for n in sorted(res):
               f"{1e3 * x['kid_vs_run']:+.2f} [{1e3 * k[0]:+.2f}, {1e3 * k[1]:+.2f}] |")
 
 
-def sp(r, led, base, m):
-    s = next(s for s in r['speedup'] if s['ledi_run'] == led and s['baseline_run'] == base and s['metric'] == m)
-    return s
+def sp(r, led, base, m):   # as curve.py's speedup(), which cannot be imported (curve.py runs on import)
+    return next(s for s in r['speedup'] if s['ledi_run'] == led and s['baseline_run'] == base and s['metric'] == m)
 
 
 def fmt(s):
