@@ -15,6 +15,7 @@
 #   bash results/curve-sampler-w-2026-12/train.sh link     # the run directories evaluate.py reads
 #   bash results/curve-sampler-w-2026-12/train.sh resume4k # the fifth budget: both 2,000-iteration runs resumed side
 #                                                          # by side to LeDiFlow's 4,000 (~20 min); then link again
+#   bash results/curve-sampler-w-2026-12/train.sh resume8k # the sixth: both resumed again, 4,000 -> 8,000 (~45 min)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
@@ -59,23 +60,25 @@ train() {
     wait
 }
 
-resume4k() {   # LeDiFlow's flow 2000 -> 4000 beside the baseline, which runs on until it has passed LeDiFlow's total
+resume_to() {  # LeDiFlow's flow from its last checkpoint to $1 iterations beside the baseline, which runs on until it
+               # has passed LeDiFlow's total (resume4k: 2000 -> 4000; resume8k: 4000 -> 8000)
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+    k=$(( $1 / 1000 ))k
     $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=1000000 \
-        --init_from=resume > $O/fm4k.log 2>&1 &
+        --init_from=resume > $O/fm$k.log 2>&1 &
     pid=$!
-    $PY train_flow.py $H --out_dir=$O/a800 --max_iters=4000 --init_from=resume > $O/ledi4k.log 2>&1
-    t=$(seconds $O/a800/aux.pt $O/a800/sampler.pt $O/a800/flow_004000.pt)
+    $PY train_flow.py $H --out_dir=$O/a800 --max_iters=$1 --init_from=resume > $O/ledi$k.log 2>&1
+    t=$(seconds $O/a800/aux.pt $O/a800/sampler.pt $O/a800/$(printf 'flow_%06d.pt' $1))
     until $PY -c "import sys; sys.exit(not $(seconds $(ls $O/fm/flow_*.pt | tail -1)) >= $t)"; do sleep 20; done
     kill $pid; wait $pid || true
 }
 
 link() {   # ledi_N (base sampler), ledi_w_N (the new one), fm_N, fm_eq_N (equal compute with ledi_w_N)
     : > $O/ledi_seconds.txt; : > $O/ledi_base_seconds.txt
-    for n in 250 500 1000 2000 4000; do
+    for n in 250 500 1000 2000 4000 8000; do
         case $n in 250) A=100;; 500) A=400;; *) A=800;; esac
         f=$O/a$A/$(printf 'flow_%06d.pt' $n)
-        [ -f $f ] || continue   # 4000: only after resume4k
+        [ -f $f ] || continue   # 4000, 8000: only after resume4k, resume8k
         rundir $O/ledi_$n $f $O/a$A/aux.pt $O/b$A/sampler.pt
         rundir $O/ledi_w_$n $f $O/a$A/aux.pt $O/a$A/sampler.pt
         rundir $O/fm_$n $O/fm/$(printf 'flow_%06d.pt' $n)
@@ -96,6 +99,7 @@ for p in sorted(glob.glob('$O/fm/flow_*.pt')):
 case "${1:-train}" in
     train) train ;;
     link) link ;;
-    resume4k) resume4k ;;
-    *) echo "usage: train.sh [train|link|resume4k]" >&2; exit 2 ;;
+    resume4k) resume_to 4000 ;;
+    resume8k) resume_to 8000 ;;
+    *) echo "usage: train.sh [train|link|resume4k|resume8k]" >&2; exit 2 ;;
 esac
