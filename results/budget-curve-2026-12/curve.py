@@ -20,27 +20,24 @@ import os
 import re
 import sys
 
-args = sys.argv[1:]
-LEDI = next((a.split('=', 1)[1] for a in args if a.startswith('--ledi=')), 'ledi')
-args = [a for a in args if not a.startswith('--ledi=')]
-png = args.pop() if args and args[-1].endswith('.png') else os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', 'assets', 'budget_curve.png')
-folders = args or [os.path.dirname(os.path.abspath(__file__))]
-here = folders[-1]   # the folder whose flow logs give the clipping table
-res, ledi_seconds = {}, {}
-for d in folders:
-    # LeDiFlow's training seconds per budget: those the equal-compute baseline was matched to (ledi_seconds.txt,
-    # from budget_curve.sh's link step) where the folder has them, else the evaluated run's own
-    sec = os.path.join(d, 'ledi_seconds.txt')
-    sec = dict((int(n), float(t)) for n, t in (line.split() for line in open(sec))) if os.path.isfile(sec) else {}
-    for p in glob.glob(os.path.join(d, 'budget_*', 'results.json')):
-        n = int(re.search(r'budget_(\d+)', p).group(1))
-        if n not in res:
-            res[n] = json.load(open(p))
-            if n in sec:
-                ledi_seconds[n] = sec[n]
-budgets = sorted(res)
 kid = lambda v: f'{1e3 * v:.1f}'
+
+
+def load(folders):
+    """{budget: results.json} and {budget: LeDiFlow's training seconds} from these folders, a budget from the first
+    folder that has it. The seconds are those the equal-compute baseline was matched to (ledi_seconds.txt, from the
+    curve's link step) where the folder has them; budgets without them use the evaluated run's own."""
+    res, ledi_seconds = {}, {}
+    for d in folders:
+        sec = os.path.join(d, 'ledi_seconds.txt')
+        sec = dict((int(n), float(t)) for n, t in (line.split() for line in open(sec))) if os.path.isfile(sec) else {}
+        for p in glob.glob(os.path.join(d, 'budget_*', 'results.json')):
+            n = int(re.search(r'budget_(\d+)', p).group(1))
+            if n not in res:
+                res[n] = json.load(open(p))
+                if n in sec:
+                    ledi_seconds[n] = sec[n]
+    return res, ledi_seconds
 
 
 def real(r, label):
@@ -51,17 +48,13 @@ def run(r, label):
     return next(x for x in r['meta']['runs'] if x['label'] == label)
 
 
-def minutes(r, label):
-    n = int(label.rsplit('_', 1)[1])
-    return (ledi_seconds[n] if label.startswith(LEDI + '_') and n in ledi_seconds else run(r, label)['train_seconds']) / 60
-
-
 def iters(r, label):
     return int(re.search(r'flow (\d+) iters', run(r, label)['train']).group(1))
 
 
-def speedup(r, base, m, n):
-    return next(s for s in r['speedup'] if s['ledi_run'] == f'{LEDI}_{n}' and s['baseline_run'] == base and s['metric'] == m)
+def speedup(r, ledi_run, base, m):
+    """evaluate.py's speedup entry of run ledi_run against run base by metric m ('fid' or 'kid')."""
+    return next(s for s in r['speedup'] if s['ledi_run'] == ledi_run and s['baseline_run'] == base and s['metric'] == m)
 
 
 def fmt(s):
@@ -77,83 +70,102 @@ def by_nfe(rows, nfes):
                       else '-' for n in nfes)
 
 
-print('| flow iters | LeDiFlow training min | equal-compute FM iters | best FID: LeDiFlow / FM same iters / FM equal '
-      'compute | best KID x1e3: same order | LeDiFlow faster than same-iteration FM, by FID | by KID | than '
-      'equal-compute FM, by FID | by KID |')
-print('|---|---|---|---|---|---|---|---|---|')
-for n in budgets:
-    r = res[n]
-    L, S, E = f'{LEDI}_{n}', f'fm_{n}', f'fm_eq_{n}'
-    best = lambda label, m: min(x[m] for x in real(r, label))
-    print(f"| {n} | {minutes(r, L):.1f} | {iters(r, E)} ({minutes(r, E):.1f} min) | "
-          f"{best(L, 'fid'):.1f} / {best(S, 'fid'):.1f} / {best(E, 'fid'):.1f} | "
-          f"{kid(best(L, 'kid'))} / {kid(best(S, 'kid'))} / {kid(best(E, 'kid'))} | "
-          f"{fmt(speedup(r, S, 'fid', n))} | {fmt(speedup(r, S, 'kid', n))} | {fmt(speedup(r, E, 'fid', n))} | "
-          f"{fmt(speedup(r, E, 'kid', n))} |")
+def main(args):
+    LEDI = next((a.split('=', 1)[1] for a in args if a.startswith('--ledi=')), 'ledi')
+    args = [a for a in args if not a.startswith('--ledi=')]
+    png = args.pop() if args and args[-1].endswith('.png') else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), '..', '..', 'assets', 'budget_curve.png')
+    folders = args or [os.path.dirname(os.path.abspath(__file__))]
+    here = folders[-1]   # the folder whose flow logs give the clipping table
+    res, ledi_seconds = load(folders)
+    budgets = sorted(res)
 
-print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 1 / 2 / 4, its best sampler setting; '
-      "'-': not in that evaluation's grid) and "
-      "with z from data (training images' z: partly the run's own images, not a ceiling), and the memorisation check of LeDiFlow's best setting:\n")
-print('| flow iters | FM same iters | FM equal compute | LeDiFlow 1 / 2 / 4 | z from data 1 / 2 / 4 | LeDiFlow FID vs training '
-      '/ held-out | NN distance / held-out\'s |')
-print('|---|---|---|---|---|---|---|')
-for n in budgets:
-    r = res[n]
-    L = f'{LEDI}_{n}'
-    zd = [x for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data']
-    b = min(real(r, L), key=lambda x: x['fid'])['memorisation']
-    fm = (2, 4, 8, 16)
-    print(f"| {n} | {by_nfe(real(r, f'fm_{n}'), fm)} | {by_nfe(real(r, f'fm_eq_{n}'), fm)} | "
-          f"{by_nfe(real(r, L), (1, 2, 4))} | {by_nfe(zd, (1, 2, 4))} | "
-          f"{b['fid_train']:.1f} / {b['fid_held']:.1f} | "
-          f"{b['nn_ratio']:.2f} ({b['nn_close']:.0%} closer than held-out 5th pct) |")
+    def minutes(r, label):
+        n = int(label.rsplit('_', 1)[1])
+        return (ledi_seconds[n] if label.startswith(LEDI + '_') and n in ledi_seconds
+                else run(r, label)['train_seconds']) / 60
 
-m0 = res[budgets[0]]['meta']
-print(f"\n{m0['samples']} samples per setting, {m0['ref_samples']} reference images, {m0['bootstrap']} bootstrap "
-      f"replicates, {m0['speed_repeats']} timing rounds; split {m0['split']}; {m0['device']}, {m0['dtype']}.")
+    print('| flow iters | LeDiFlow training min | equal-compute FM iters | best FID: LeDiFlow / FM same iters / FM equal '
+          'compute | best KID x1e3: same order | LeDiFlow faster than same-iteration FM, by FID | by KID | than '
+          'equal-compute FM, by FID | by KID |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for n in budgets:
+        r = res[n]
+        L, S, E = f'{LEDI}_{n}', f'fm_{n}', f'fm_eq_{n}'
+        best = lambda label, m: min(x[m] for x in real(r, label))
+        print(f"| {n} | {minutes(r, L):.1f} | {iters(r, E)} ({minutes(r, E):.1f} min) | "
+              f"{best(L, 'fid'):.1f} / {best(S, 'fid'):.1f} / {best(E, 'fid'):.1f} | "
+              f"{kid(best(L, 'kid'))} / {kid(best(S, 'kid'))} / {kid(best(E, 'kid'))} | "
+              f"{fmt(speedup(r, L, S, 'fid'))} | {fmt(speedup(r, L, S, 'kid'))} | {fmt(speedup(r, L, E, 'fid'))} | "
+              f"{fmt(speedup(r, L, E, 'kid'))} |")
 
-print('\nFraction of steps whose gradient grad_clip = 1.0 scaled down (the runs\' flow_log.jsonl, copied here):\n')
-print('| run | iterations 1-100 (warmup) | 101-1000 | 1001-2000 | 2001-3050 |')
-print('|---|---|---|---|---|')
-for name, f in (('LeDiFlow', 'ledi_flow_log.jsonl'), ('FM', 'fm_flow_log.jsonl')):
-    log = [json.loads(line) for line in open(os.path.join(here, f))]
-    cells = []
-    for a, b in ((0, 100), (100, 1000), (1000, 2000), (2000, 3050)):
-        c = [x['clipped'] for x in log if a < x['iter'] <= b]   # one row per 100 iterations
-        cells.append(f'{sum(c) / len(c):.1%}' if c else '-')
-    print(f'| {name} | ' + ' | '.join(cells) + ' |')
+    print('\nThe baseline by NFE (FID at 2 / 4 / 8 / 16 NFE), LeDiFlow by flow NFE with the sampler (FID at 1 / 2 / 4, its best sampler setting; '
+          "'-': not in that evaluation's grid) and "
+          "with z from data (training images' z: partly the run's own images, not a ceiling), and the memorisation check of LeDiFlow's best setting:\n")
+    print('| flow iters | FM same iters | FM equal compute | LeDiFlow 1 / 2 / 4 | z from data 1 / 2 / 4 | LeDiFlow FID vs training '
+          '/ held-out | NN distance / held-out\'s |')
+    print('|---|---|---|---|---|---|---|')
+    for n in budgets:
+        r = res[n]
+        L = f'{LEDI}_{n}'
+        zd = [x for x in r['rows'] if x['label'] == L and x['kind'] == 'z from data']
+        b = min(real(r, L), key=lambda x: x['fid'])['memorisation']
+        fm = (2, 4, 8, 16)
+        print(f"| {n} | {by_nfe(real(r, f'fm_{n}'), fm)} | {by_nfe(real(r, f'fm_eq_{n}'), fm)} | "
+              f"{by_nfe(real(r, L), (1, 2, 4))} | {by_nfe(zd, (1, 2, 4))} | "
+              f"{b['fid_train']:.1f} / {b['fid_held']:.1f} | "
+              f"{b['nn_ratio']:.2f} ({b['nn_close']:.0%} closer than held-out 5th pct) |")
 
-import matplotlib  # noqa: E402  (only for the figure)
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
+    m0 = res[budgets[0]]['meta']
+    print(f"\n{m0['samples']} samples per setting, {m0['ref_samples']} reference images, {m0['bootstrap']} bootstrap "
+          f"replicates, {m0['speed_repeats']} timing rounds; split {m0['split']}; {m0['device']}, {m0['dtype']}.")
 
-fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-mins = minutes
-for label, fmtc, name in ((LEDI + '_{}', 'o-', 'LeDiFlow (best setting)'), ('fm_eq_{}', 's-', 'FM, equal compute'),
-                          ('fm_{}', '^--', 'FM, same iterations')):
-    xs = [mins(res[n], label.format(n)) for n in budgets]
-    a1.plot(xs, [min(x['fid'] for x in real(res[n], label.format(n))) for n in budgets], fmtc, label=name)
-zd = [min(x['fid'] for x in res[n]['rows'] if x['label'] == f'{LEDI}_{n}' and x['kind'] == 'z from data') for n in budgets]
-a1.plot([mins(res[n], f'{LEDI}_{n}') for n in budgets], zd, 'o:', color='gray', label='LeDiFlow, z from data')
-a1.set(xscale='log', xlabel='training minutes (2 CPU cores, one thread per run)', ylabel='best FID (lower is better)',
-       title='best quality against training compute')
-a1.legend(fontsize=8)
-for base, m, c, name in (('fm_eq_{}', 'fid', 'C1', 'vs equal compute, FID'), ('fm_eq_{}', 'kid', 'C3', 'vs equal compute, KID'),
-                         ('fm_{}', 'fid', 'C2', 'vs same iterations, FID'), ('fm_{}', 'kid', 'C4', 'vs same iterations, KID')):
-    pts = [(mins(res[n], f'{LEDI}_{n}'), speedup(res[n], base.format(n), m, n)) for n in budgets]
-    pts = [(x, s) for x, s in pts if s['ratio'] is not None]
-    a2.errorbar([x for x, _ in pts], [s['ratio'] for _, s in pts],
-                yerr=[[s['ratio'] - s['ci'][0] for _, s in pts], [s['ci'][1] - s['ratio'] for _, s in pts]],
-                fmt='o-' if 'equal' in name else 'o--', color=c, capsize=3, label=name)
-a2.axhline(3.75, color='gray', ls=':', lw=1, label="the paper's 3.75x")
-a2.axhline(1, color='k', lw=0.5)
-a2.set(xscale='log', xlabel="LeDiFlow's training minutes", ylabel='LeDiFlow faster at matched quality [95%]',
-       title='speedup against training compute')
-a2.legend(fontsize=8)
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
-for a in (a1, a2):
-    a.xaxis.set_major_formatter(ScalarFormatter())
-    a.xaxis.set_minor_formatter(ScalarFormatter())
-fig.tight_layout()
-fig.savefig(png, dpi=110)
-print(f'wrote {os.path.normpath(png)}')
+    print('\nFraction of steps whose gradient grad_clip = 1.0 scaled down (the runs\' flow_log.jsonl, copied here):\n')
+    print('| run | iterations 1-100 (warmup) | 101-1000 | 1001-2000 | 2001-3050 |')
+    print('|---|---|---|---|---|')
+    for name, f in (('LeDiFlow', 'ledi_flow_log.jsonl'), ('FM', 'fm_flow_log.jsonl')):
+        log = [json.loads(line) for line in open(os.path.join(here, f))]
+        cells = []
+        for a, b in ((0, 100), (100, 1000), (1000, 2000), (2000, 3050)):
+            c = [x['clipped'] for x in log if a < x['iter'] <= b]   # one row per 100 iterations
+            cells.append(f'{sum(c) / len(c):.1%}' if c else '-')
+        print(f'| {name} | ' + ' | '.join(cells) + ' |')
+
+    import matplotlib  # only for the figure
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    mins = minutes
+    for label, fmtc, name in ((LEDI + '_{}', 'o-', 'LeDiFlow (best setting)'), ('fm_eq_{}', 's-', 'FM, equal compute'),
+                              ('fm_{}', '^--', 'FM, same iterations')):
+        xs = [mins(res[n], label.format(n)) for n in budgets]
+        a1.plot(xs, [min(x['fid'] for x in real(res[n], label.format(n))) for n in budgets], fmtc, label=name)
+    zd = [min(x['fid'] for x in res[n]['rows'] if x['label'] == f'{LEDI}_{n}' and x['kind'] == 'z from data') for n in budgets]
+    a1.plot([mins(res[n], f'{LEDI}_{n}') for n in budgets], zd, 'o:', color='gray', label='LeDiFlow, z from data')
+    a1.set(xscale='log', xlabel='training minutes (2 CPU cores, one thread per run)', ylabel='best FID (lower is better)',
+           title='best quality against training compute')
+    a1.legend(fontsize=8)
+    for base, m, c, name in (('fm_eq_{}', 'fid', 'C1', 'vs equal compute, FID'), ('fm_eq_{}', 'kid', 'C3', 'vs equal compute, KID'),
+                             ('fm_{}', 'fid', 'C2', 'vs same iterations, FID'), ('fm_{}', 'kid', 'C4', 'vs same iterations, KID')):
+        pts = [(mins(res[n], f'{LEDI}_{n}'), speedup(res[n], f'{LEDI}_{n}', base.format(n), m)) for n in budgets]
+        pts = [(x, s) for x, s in pts if s['ratio'] is not None]
+        a2.errorbar([x for x, _ in pts], [s['ratio'] for _, s in pts],
+                    yerr=[[s['ratio'] - s['ci'][0] for _, s in pts], [s['ci'][1] - s['ratio'] for _, s in pts]],
+                    fmt='o-' if 'equal' in name else 'o--', color=c, capsize=3, label=name)
+    a2.axhline(3.75, color='gray', ls=':', lw=1, label="the paper's 3.75x")
+    a2.axhline(1, color='k', lw=0.5)
+    a2.set(xscale='log', xlabel="LeDiFlow's training minutes", ylabel='LeDiFlow faster at matched quality [95%]',
+           title='speedup against training compute')
+    a2.legend(fontsize=8)
+    from matplotlib.ticker import ScalarFormatter
+    for a in (a1, a2):
+        a.xaxis.set_major_formatter(ScalarFormatter())
+        a.xaxis.set_minor_formatter(ScalarFormatter())
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f'wrote {os.path.normpath(png)}')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

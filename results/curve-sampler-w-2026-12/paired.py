@@ -8,14 +8,15 @@
 
     python results/curve-sampler-w-2026-12/paired.py
 """
-import glob
 import json
 import os
-import re
+import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-res = {int(re.search(r'budget_(\d+)', p).group(1)): json.load(open(p))
-       for p in glob.glob(os.path.join(here, 'budget_*', 'results.json'))}
+sys.path.insert(0, os.path.join(here, '..', 'budget-curve-2026-12'))
+from curve import fmt, load, speedup  # noqa: E402  (the curve's own readers and speedup format)
+
+res = load([here])[0]
 
 print('New sampler minus base, paired, FID [95%] / KID x1e3 [95%]:\n')
 print('| flow iters | setting | FID: base / new | FID difference | KID x1e3 difference |')
@@ -31,14 +32,6 @@ for n in sorted(res):
               f"{1e3 * x['kid_vs_run']:+.2f} [{1e3 * k[0]:+.2f}, {1e3 * k[1]:+.2f}] |")
 
 
-def sp(r, led, base, m):   # as curve.py's speedup(), which cannot be imported (curve.py runs on import)
-    return next(s for s in r['speedup'] if s['ledi_run'] == led and s['baseline_run'] == base and s['metric'] == m)
-
-
-def fmt(s):
-    return 'never' if s['ratio'] is None else f"{s['ratio']:.2f}x [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]"
-
-
 def beats(s):   # 1 midpoint flow step, its better sampler setting: up to which baseline NFE it wins at 95%
     v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]
     return max(v) if v else None
@@ -52,17 +45,19 @@ print('|---|---|---|---|---|---|---|')
 for n in sorted(res):
     r = res[n]
     for led, name in ((f'ledi_{n}', 'base'), (f'ledi_w_{n}', 'new')):
-        e = [sp(r, led, f'fm_eq_{n}', m) for m in ('fid', 'kid')]
-        s = [sp(r, led, f'fm_{n}', m) for m in ('fid', 'kid')]
+        e = [speedup(r, led, f'fm_eq_{n}', m) for m in ('fid', 'kid')]
+        s = [speedup(r, led, f'fm_{n}', m) for m in ('fid', 'kid')]
         print(f"| {n} | {name} | {fmt(e[0])} | {fmt(e[1])} | {fmt(s[0])} | {fmt(s[1])} | "
               f"{beats(e[0])} / {beats(e[1])} |")
 
 # The base runs and the same-iteration baselines were trained again from scratch with the configs of the README's
-# earlier curve (results/curve-euler1-2026-12): same seeds, same CPU, one thread, so they should be the same networks
+# earlier curve (results/curve-euler1-2026-12, budgets up to 4,000): same seeds, same CPU, one thread, so they should be the same networks
 # and give the same images; this compares their point FID and KID, setting by setting.
 print("\nRetrained runs against the earlier curve's (results/curve-euler1-2026-12), largest FID / KID difference:\n")
 for n in sorted(res):
     p = os.path.join(here, '..', 'curve-euler1-2026-12', f'budget_{n}', 'results.json')
+    if not os.path.isfile(p):   # 8,000: the earlier curve stopped at 4,000
+        continue
     old = {(x['label'], x['setting'], x['kind']): x for x in json.load(open(p))['rows']}
     for label in (f'ledi_{n}', f'fm_{n}'):
         rows = [x for x in res[n]['rows'] if x['label'] == label]
