@@ -158,10 +158,11 @@ def main(args):
     a2.set(xscale='log', xlabel="LeDiFlow's training minutes", ylabel='LeDiFlow faster at matched quality [95%]',
            title='speedup against training compute')
     a2.legend(fontsize=8)
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
+    minor = FuncFormatter(lambda v, _: f'{v:g}' if f'{v:g}'[0] in '235' else '')   # 2, 3, 5, 20, ...: no crowding
     for a in (a1, a2):
         a.xaxis.set_major_formatter(ScalarFormatter())
-        a.xaxis.set_minor_formatter(ScalarFormatter())
+        a.xaxis.set_minor_formatter(minor)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     print(f'wrote {os.path.normpath(png)}')
