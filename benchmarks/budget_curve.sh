@@ -10,6 +10,10 @@
 #   BUDGETS="250 500" bash benchmarks/budget_curve.sh link   # other budgets of runs already trained (the snapshots
 #                                            # are there): their run directories, without training anything
 #   FM_ARGS=--lr=3e-4 CURVE_DIR=out/curve_lr3 bash benchmarks/budget_curve.sh train   # the untuned baseline
+#   EVAL_RUNS="ledi ledi_w fm fm_eq" CURVE_DIR=out/cw bash benchmarks/budget_curve.sh eval 8000   # other runs per
+#                                            # budget (<name>_<N> directories), in this order
+# Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
+# training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir and eq_snapshot.
 #
 # The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
 # was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
@@ -29,7 +33,7 @@
 # Both runs take one core each (OMP_NUM_THREADS=1) and both write a checkpoint every 50 iterations, so they train
 # under the same load; the training times are those of that setting, not of a lone 2-thread run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-.venv/bin/python}
 O=${CURVE_DIR:-out/curve}
 BUDGETS=${BUDGETS:-"250 500 1000 2000"}
@@ -41,10 +45,20 @@ seconds() {   # the summed train_seconds of the checkpoints named
     $PY -c "import sys, torch; print(sum(torch.load(p, weights_only=True)['train_seconds'] for p in sys.argv[1:]))" "$@"
 }
 
-rundir() {    # rundir DIR FLOW_SNAPSHOT [AUX_DIR]: a run directory evaluate.py reads, made of links
+rundir() {    # rundir DIR FLOW [AUX [SAMPLER]]: a run directory evaluate.py reads, made of links to checkpoints
     mkdir -p "$1"
     ln -sf "$(realpath "$2")" "$1/flow.pt"
-    if [ -n "${3:-}" ]; then ln -sf "$(realpath "$3/aux.pt")" "$1/aux.pt"; ln -sf "$(realpath "$3/sampler.pt")" "$1/sampler.pt"; fi
+    [ -z "${3:-}" ] || ln -sf "$(realpath "$3")" "$1/aux.pt"
+    [ -z "${4:-}" ] || ln -sf "$(realpath "$4")" "$1/sampler.pt"
+}
+
+eq_snapshot() {   # eq_snapshot FM_DIR SECONDS: the baseline's first snapshot whose training time is at least SECONDS
+    $PY -c "
+import glob, sys, torch
+for p in sorted(glob.glob('$1/flow_*.pt')):
+    if torch.load(p, weights_only=True)['train_seconds'] >= $2:
+        print(p); sys.exit()
+sys.exit('no snapshot in $1 reaches $2 s: resume the baseline (--init_from=resume)')"
 }
 
 train() {
@@ -71,23 +85,17 @@ link() {   # every budget's three run directories, from the two trained runs' sn
         f=$(printf 'flow_%06d.pt' $n)
         [ -f $O/ledi/$f ] && [ -f $O/fm/$f ] || { echo "no $f in $O/ledi and $O/fm: train first" >&2; exit 1; }
         t=$(seconds $O/ledi/aux.pt $O/ledi/sampler.pt $O/ledi/$f)
-        rundir $O/ledi_$n $O/ledi/$f $O/ledi
+        rundir $O/ledi_$n $O/ledi/$f $O/ledi/aux.pt $O/ledi/sampler.pt
         rundir $O/fm_$n $O/fm/$f
-        # equal compute: the baseline's first snapshot with at least LeDiFlow's time
-        f=$($PY -c "
-import glob, sys, torch
-for p in sorted(glob.glob('$O/fm/flow_*.pt')):
-    if torch.load(p, weights_only=True)['train_seconds'] >= $t:
-        print(p); break")
-        [ -n "$f" ] || { echo "no fm snapshot reaches ${t}s" >&2; exit 1; }
-        rundir $O/fm_eq_$n $f
+        e=$(eq_snapshot $O/fm $t)   # equal compute: at least LeDiFlow's time
+        rundir $O/fm_eq_$n $e
         grep -v "^$n " $O/ledi_seconds.txt > $O/ledi_seconds.tmp 2>/dev/null || true
         echo "$n $t" >> $O/ledi_seconds.tmp && sort -n $O/ledi_seconds.tmp > $O/ledi_seconds.txt && rm $O/ledi_seconds.tmp
     done
     ls -l $O/fm_eq_*/flow.pt
 }
 
-evaluate() {   # evaluate [N ...]: these budgets (default: all), one after another
+evaluate() {   # evaluate [N ...]: these budgets (default: all), one after another; each budget's runs: EVAL_RUNS
     if [ ! -d $O/eval_cache ]; then
         # the reference features (Inception features of the test half's reference images, of the held-out images
         # and of every training image), once: a small evaluation whose only output kept is its feature cache
@@ -98,13 +106,15 @@ evaluate() {   # evaluate [N ...]: these budgets (default: all), one after anoth
     fi
     for n in ${@:-$BUDGETS}; do
         mkdir -p $O/eval_$n && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$n/
-        $PY evaluate.py config/emoji.py "--runs=['$O/ledi_$n', '$O/fm_$n', '$O/fm_eq_$n']" --eval_dir=$O/eval_$n \
+        runs=$(for r in ${EVAL_RUNS:-ledi fm fm_eq}; do printf "'$O/${r}_$n', "; done)
+        $PY evaluate.py config/emoji.py "--runs=[${runs%, }]" --eval_dir=$O/eval_$n \
             --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=500 --speed_repeats=10 \
             "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
             "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
     done
 }
 
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0   # sourced: the functions only
 case "${1:-}" in
     train) train ;;
     link) link ;;

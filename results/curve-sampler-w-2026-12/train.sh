@@ -17,24 +17,12 @@
 #                                                          # by side to LeDiFlow's 4,000 (~20 min); then link again
 #   bash results/curve-sampler-w-2026-12/train.sh resume8k # the sixth: both resumed again, 4,000 -> 8,000 (~45 min)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-PY=${PYTHON:-.venv/bin/python}
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # seconds, rundir, eq_snapshot; cds to the repo root
 O=${CURVE_DIR:-out/cw}
 FM_SECONDS=${FM_SECONDS:-2100}
 H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
 BASE="--sampler_widths=[256] --sampler_mapping_width=256 --sampler_batch_size=128 --sampler_lr=3e-4"
 SCHED="100:500:250 400:2000:500 800:4000:2000"   # aux : sampler : flow iterations
-
-seconds() {   # the summed train_seconds of the checkpoints named
-    $PY -c "import sys, torch; print(round(sum(torch.load(p, weights_only=True)['train_seconds'] for p in sys.argv[1:]), 1))" "$@"
-}
-
-rundir() {    # rundir DIR FLOW AUX SAMPLER: a run directory of links
-    mkdir -p "$1"
-    ln -sf "$(realpath "$2")" "$1/flow.pt"
-    [ -z "${3:-}" ] || ln -sf "$(realpath "$3")" "$1/aux.pt"
-    [ -z "${4:-}" ] || ln -sf "$(realpath "$4")" "$1/sampler.pt"
-}
 
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -83,14 +71,9 @@ link() {   # ledi_N (base sampler), ledi_w_N (the new one), fm_N, fm_eq_N (equal
         rundir $O/ledi_w_$n $f $O/a$A/aux.pt $O/a$A/sampler.pt
         rundir $O/fm_$n $O/fm/$(printf 'flow_%06d.pt' $n)
         t=$(seconds $O/a$A/aux.pt $O/a$A/sampler.pt $f)
-        echo "$n $t" >> $O/ledi_seconds.txt
-        echo "$n $(seconds $O/a$A/aux.pt $O/b$A/sampler.pt $f)" >> $O/ledi_base_seconds.txt
-        e=$($PY -c "
-import glob, torch
-for p in sorted(glob.glob('$O/fm/flow_*.pt')):
-    if torch.load(p, weights_only=True)['train_seconds'] >= $t:
-        print(p); break")
-        [ -n "$e" ] || { echo "no fm snapshot reaches ${t}s: resume the baseline (--init_from=resume)" >&2; exit 1; }
+        printf '%s %.1f\n' $n $t >> $O/ledi_seconds.txt
+        printf '%s %.1f\n' $n $(seconds $O/a$A/aux.pt $O/b$A/sampler.pt $f) >> $O/ledi_base_seconds.txt
+        e=$(eq_snapshot $O/fm $t)
         rundir $O/fm_eq_$n $e
     done
     cat $O/ledi_seconds.txt $O/ledi_base_seconds.txt; ls -l $O/fm_eq_*/flow.pt
