@@ -13,7 +13,7 @@
 #   EVAL_RUNS="ledi ledi_w fm fm_eq" CURVE_DIR=out/cw bash benchmarks/budget_curve.sh eval 8000   # other runs per
 #                                            # budget (<name>_<N> directories), in this order
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
-# training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir and eq_snapshot.
+# training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past.
 #
 # The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
 # was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
@@ -61,6 +61,15 @@ for p in sorted(glob.glob('$1/flow_*.pt')):
 sys.exit('no snapshot in $1 reaches $2 s: resume the baseline (--init_from=resume)')"
 }
 
+stop_past() {   # stop_past PID FM_DIR SECONDS: once FM_DIR's newest snapshot has trained SECONDS, stop the run PID
+    while kill -0 $1 2>/dev/null; do
+        sleep 20
+        local newest=$(ls $2/flow_*.pt 2>/dev/null | tail -1 || true)
+        [ -n "$newest" ] && $PY -c "import sys; sys.exit(not $(seconds $newest) >= $3)" && kill $1 2>/dev/null || true
+    done
+    wait $1 || true
+}
+
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # one core per run
     mkdir -p "$O"
@@ -71,12 +80,7 @@ train() {
       $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=${SAMPLER_ITERS:-4000}
       $PY train_flow.py $H --out_dir=$O/ledi --max_iters=${BUDGETS##* }; } > $O/ledi.log 2>&1
     last=$(seconds $O/ledi/aux.pt $O/ledi/sampler.pt $O/ledi/$(printf 'flow_%06d.pt' ${BUDGETS##* }))
-    while kill -0 $fm_pid 2>/dev/null; do   # let the baseline pass LeDiFlow's largest budget's time, then stop it
-        sleep 30
-        s=$(seconds $(ls $O/fm/flow_*.pt | tail -1))
-        if $PY -c "import sys; sys.exit(not float('$s') >= float('$last'))"; then kill $fm_pid 2>/dev/null || true; fi
-    done
-    wait $fm_pid || true
+    stop_past $fm_pid $O/fm $last   # let the baseline pass LeDiFlow's largest budget's time, then stop it
     link
 }
 

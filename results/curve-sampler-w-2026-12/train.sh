@@ -17,7 +17,7 @@
 #                                                          # by side to LeDiFlow's 4,000 (~20 min); then link again
 #   bash results/curve-sampler-w-2026-12/train.sh resume8k # the sixth: both resumed again, 4,000 -> 8,000 (~45 min)
 set -euo pipefail
-source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # seconds, rundir, eq_snapshot; cds to the repo root
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # seconds, rundir, eq_snapshot, stop_past; cds to the repo root
 O=${CURVE_DIR:-out/cw}
 FM_SECONDS=${FM_SECONDS:-2100}
 H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
@@ -28,12 +28,7 @@ train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
     mkdir -p $O
     {   $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=1000000 &
-        pid=$!
-        while sleep 20; do
-            last=$(ls $O/fm/flow_*.pt 2>/dev/null | tail -1 || true)
-            [ -n "$last" ] && $PY -c "import sys; sys.exit(not $(seconds $last) >= $FM_SECONDS)" && break
-        done
-        kill $pid; wait $pid || true; } > $O/lane1.log 2>&1 &
+        stop_past $! $O/fm $FM_SECONDS; } > $O/lane1.log 2>&1 &
     {   for s in $SCHED; do
             IFS=: read A S F <<< "$s"
             $PY train_aux.py $H --out_dir=$O/a$A --max_iters=$A
@@ -56,9 +51,7 @@ resume_to() {  # LeDiFlow's flow from its last checkpoint to $1 iterations besid
         --init_from=resume > $O/fm$k.log 2>&1 &
     pid=$!
     $PY train_flow.py $H --out_dir=$O/a800 --max_iters=$1 --init_from=resume > $O/ledi$k.log 2>&1
-    t=$(seconds $O/a800/aux.pt $O/a800/sampler.pt $O/a800/$(printf 'flow_%06d.pt' $1))
-    until $PY -c "import sys; sys.exit(not $(seconds $(ls $O/fm/flow_*.pt | tail -1)) >= $t)"; do sleep 20; done
-    kill $pid; wait $pid || true
+    stop_past $pid $O/fm $(seconds $O/a800/aux.pt $O/a800/sampler.pt $O/a800/$(printf 'flow_%06d.pt' $1))
 }
 
 link() {   # ledi_N (base sampler), ledi_w_N (the new one), fm_N, fm_eq_N (equal compute with ledi_w_N)
