@@ -9,8 +9,8 @@
 # then, again in two lanes, the base sampler (width 256, batch 128, lr 3e-4: config/emoji.py before 37d78eb) on each
 # LeDiFlow aux, for as many iterations as the new one: b800 in one lane, b100 then b400 in the other.
 # (In the run of 4 December 2026 lane 1's stop check died at its first call, on `ls` of no snapshots under
-# pipefail, fixed below; the baseline ran on and was stopped by hand at 4,650 iterations, 2,379 s, half a minute after
-# lane 2 ended. Every snapshot an equal-compute run uses, up to 1,537 s, was trained under the two-lane load.)
+# pipefail (since fixed: lane 1 uses budget_curve.sh's stop_past); the baseline ran on and was stopped by hand at
+# 4,650 iterations, 2,379 s, half a minute after lane 2 ended. Every snapshot an equal-compute run uses, up to 1,537 s, was trained under the two-lane load.)
 #   bash results/curve-sampler-w-2026-12/train.sh          # ~45 min on 2 CPU cores (4 Dec 2026: 44 min)
 #   bash results/curve-sampler-w-2026-12/train.sh link     # the run directories evaluate.py reads
 #   bash results/curve-sampler-w-2026-12/train.sh resume4k # the fifth budget: both 2,000-iteration runs resumed side
