@@ -44,7 +44,7 @@ lr, betas, weight_decay, warmup_iters, decay_lr, min_lr, grad_clip, ema_decay = 
 skip_nonfinite, max_skipped_in_a_row = take(cfg, 'skip_nonfinite max_skipped_in_a_row')
 log_interval, sample_interval, ckpt_interval, grid_upscale = take(
     cfg, 'log_interval sample_interval ckpt_interval grid_upscale')
-prior, tau, w_max, t_dist, coupling = take(cfg, 'prior tau w_max t_dist coupling')
+prior, tau, w_max, t_dist, coupling, z_noise = take(cfg, 'prior tau w_max t_dist coupling z_noise')
 reflow_from, reflow_pairs, reflow_steps = take(cfg, 'reflow_from reflow_pairs reflow_steps')
 flow_batch_size, flow_max_iters, flow_lr, max_train_seconds, keep_every = take(
     cfg, 'flow_batch_size flow_max_iters flow_lr max_train_seconds keep_every')
@@ -65,6 +65,8 @@ if reflow_from and coupling == 'ot':
 if coupling == 'ot' and learned:   # docs/method.md: each x0 belongs to its own image's z
     die("coupling='ot' re-pairs noise and images, but the learned prior's x0 is drawn from its own image's z: "
         "use it with --prior=gaussian (the OT-CFM baseline)")
+if z_noise < 0 or (z_noise and not learned):
+    die(f"z_noise is the std of the noise on LeDiFlow's z: >= 0, and 0 with --prior=gaussian (no z); got {z_noise}")
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, data, precision
@@ -162,13 +164,15 @@ def checkpoint(*paths):
 
 
 @torch.no_grad()
-def draw_prior(y, g):
-    """-> x0, sigma, z for a batch of images: z ~ E(y), x0 = mu_x + tau * sigma * eps from D(z).
-    The baseline: x0 ~ N(0, I), no sigma, no z."""
+def draw_prior(y, g, noise=0.0):
+    """-> x0, sigma, z for a batch of images: z ~ E(y) (+ noise * N(0, I): z_noise), x0 = mu_x + tau * sigma * eps
+    from D(z). The baseline: x0 ~ N(0, I), no sigma, no z."""
     if not learned:
         return torch.randn(y.shape, generator=g, device=device), None, None
     with ctx:
         z, _, _ = aux.posterior(y, torch.randn(len(y), *aux.z_shape, generator=g, device=device))
+        if noise:   # drawn only when asked, so that z_noise = 0 draws exactly the paper's randomness
+            z = z + noise * torch.randn(z.shape, generator=g, device=device)
         x0, sigma = aux.prior(z, torch.randn(y.shape, generator=g, device=device), tau)
     return x0, sigma, z
 
@@ -182,7 +186,8 @@ if teacher is not None:
     with torch.no_grad():
         for i in tqdm(range(0, reflow_pairs, 256), desc='reflow pairs', disable=not master):
             y = get_batch(dataset, torch.randint(N, (min(256, reflow_pairs - i),), generator=g_pairs), device)
-            x0, sigma, z = draw_prior(y, g_pairs if device == 'cpu' else torch.Generator(device).manual_seed(seed + i))
+            x0, sigma, z = draw_prior(y, g_pairs if device == 'cpu' else torch.Generator(device).manual_seed(seed + i),
+                                      z_noise)
             with ctx:
                 y_teacher = M.solve(lambda x, t: teacher(x, t, z), x0, reflow_steps, 'midpoint').float()
             for k, v in (('x0', x0), ('y', y_teacher), ('z', z), ('sigma', sigma)):
@@ -227,7 +232,7 @@ while it < max_iters and not stop:
     for micro_step in range(gradient_accumulation_steps):
         if teacher is None:
             y = get_batch(dataset, torch.randint(N, (micro_batch,), generator=g_cpu), device, flip, g_cpu)
-            x0, sigma, z = draw_prior(y, g_dev)
+            x0, sigma, z = draw_prior(y, g_dev, z_noise)
         else:   # reflow: a batch of the teacher's pairs
             j = torch.randint(reflow_pairs, (micro_batch,), generator=g_cpu).to(device)
             x0, y, z, sigma = (None if pairs[k] is None else pairs[k][j] for k in ('x0', 'y', 'z', 'sigma'))

@@ -64,6 +64,10 @@ w_max = 10.0                 # cap of the importance weight w = min(1 / sigma, w
                              # which was worse (docs/experiments.md)
 coupling = 'independent'     # how x0 is paired with the images: 'independent' (the paper) or 'ot', minibatch optimal
                              # transport (OT-CFM; the gaussian prior only: each learned x0 belongs to its own image)
+z_noise = 0.0                # LeDiFlow, not in the paper: std of Gaussian noise added to each training image's z
+                             # (a posterior sample, sd ~0.06 on the emoji set) before the prior and the flow model see
+                             # it, so the flow learns from z near, not only at, the training images' (sampled z are
+                             # such z); 0 = the paper. Sampling is unchanged
 t_dist = 'uniform'           # training t: 'uniform' or 'logit_normal' (logit(t) ~ N(0, 1)); uniform is LeDiFlow's
                              # better choice, logit-normal the FM baseline's (docs/experiments.md)
 reflow_from = ''             # reflow (rectified flow's second round, Liu et al. 2022; not in the paper): a trained run

@@ -171,6 +171,33 @@ def test_flow_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeyp
         assert p.returncode == 1 and 'was trained against aux checkpoint' in p.stderr
 
 
+def test_z_noise_moves_the_z_that_prior_and_flow_see(tiny_config, tmp_path, monkeypatch):
+    """z_noise = s: the training z is the posterior sample plus s * N(0, I), and x0 comes from the prior of that noisy
+    z; z_noise = 0 draws exactly what the posterior and prior alone would (the paper's randomness); the baseline
+    (no z) and a negative std are one-line errors."""
+    run('train_aux.py', tiny_config)
+    ns = run_inprocess(monkeypatch, 'train_flow.py', tiny_config, '--z_noise=0.5', '--max_iters=1')
+    aux, draw = ns['aux'], ns['draw_prior']
+    y = ns['get_batch'](ns['dataset'], torch.arange(64), 'cpu')
+    x0, sigma, z = draw(y, torch.Generator().manual_seed(3), 0.5)
+    x0c, sigmac, zc = draw(y, torch.Generator().manual_seed(3), 0.0)
+    g = torch.Generator().manual_seed(3)   # by hand: the posterior sample, the noise, then the prior's eps
+    with torch.no_grad():
+        z_post = aux.posterior(y, torch.randn(64, *aux.z_shape, generator=g))[0]
+        torch.testing.assert_close(zc, z_post)                      # no noise: the posterior sample itself
+        noise = torch.randn(z.shape, generator=g)
+        torch.testing.assert_close(z, z_post + 0.5 * noise)
+        x0_hand, sigma_hand = aux.prior(z, torch.randn(y.shape, generator=g), ns['tau'])
+    torch.testing.assert_close(x0, x0_hand)                         # x0 from the prior of the noisy z
+    torch.testing.assert_close(sigma, sigma_hand)
+    assert abs((z - zc).std().item() - 0.5) < 0.05 and not torch.allclose(sigma, sigmac)
+    assert load(tmp_path / 'out' / 'flow.pt')['config']['z_noise'] == 0.5
+    for bad, says in (('--z_noise=-0.1', 'got -0.1'), ('--prior=gaussian', 'with --prior=gaussian')):
+        args = [bad, '--z_noise=0.1'] if bad.startswith('--prior') else [bad]
+        p = run('train_flow.py', tiny_config, *args, check=False)
+        assert p.returncode == 1 and 'z_noise' in p.stderr and says in p.stderr and 'Traceback' not in p.stderr
+
+
 def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path):
     """Each stage appends its log lines to out_dir/<stage>_log.jsonl; a resume from the checkpoint at iteration 2
     drops a row logged after it (a crash lost that step) and continues; benchmarks/plot_log.py plots the run. The
