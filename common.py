@@ -114,7 +114,9 @@ def flow_model_args(cfg, channels, image_size, z_shape):
     return dict(channels=channels, image_size=list(image_size), patch=cfg['flow_patch'], widths=cfg['flow_widths'],
                 depths=cfg['flow_depths'], d_head=cfg['flow_d_head'], ff_mult=cfg['flow_ff_mult'],
                 kernel=cfg['flow_kernel'], mapping_width=cfg['flow_mapping_width'],
-                mapping_depth=cfg['flow_mapping_depth'], z_shape=None if z_shape is None else list(z_shape))
+                mapping_depth=cfg['flow_mapping_depth'], z_shape=None if z_shape is None else list(z_shape),
+                # only when set, so that checkpoints from before flow_dropout existed resume and compare equal
+                **({'dropout': cfg['flow_dropout']} if cfg['flow_dropout'] else {}))
 
 
 def sampler_model_args(cfg, z_shape):

@@ -76,16 +76,18 @@ def norm(dim, cond_dim):
 
 
 class FeedForwardBlock(nn.Module):
-    """Pre-norm GEGLU feed-forward with a zero-init output, as a residual block."""
-    def __init__(self, dim, hidden, cond_dim=0):
+    """Pre-norm GEGLU feed-forward with a zero-init output, as a residual block (dropout on its hidden units while
+    training: no parameters, so checkpoints do not depend on it)."""
+    def __init__(self, dim, hidden, cond_dim=0, dropout=0.0):
         super().__init__()
         self.norm = norm(dim, cond_dim)
         self.up = Linear(dim, 2 * hidden)
+        self.drop = nn.Dropout(dropout)
         self.down = zero_init(Linear(hidden, dim))
 
     def forward(self, x, cond=None):
         a, gate = self.up(self.norm(x, cond)).chunk(2, dim=-1)
-        return x + self.down(a * F.gelu(gate))
+        return x + self.down(self.drop(a * F.gelu(gate)))
 
 
 def axial_pos(h, w, device):
@@ -243,10 +245,10 @@ class AttentionBlock(nn.Module):
 
 class Block(nn.Module):
     """One transformer block: attention, then feed-forward (each a pre-norm residual that starts as the identity)."""
-    def __init__(self, dim, d_head, ff_mult, cond_dim=0, kernel=None):
+    def __init__(self, dim, d_head, ff_mult, cond_dim=0, kernel=None, dropout=0.0):
         super().__init__()
         self.attn = AttentionBlock(dim, d_head, cond_dim, kernel)
-        self.ff = FeedForwardBlock(dim, ff_mult * dim, cond_dim)
+        self.ff = FeedForwardBlock(dim, ff_mult * dim, cond_dim, dropout)
 
     def forward(self, x, pos, cond=None):
         return self.ff(self.attn(x, pos, cond), cond)
@@ -254,8 +256,8 @@ class Block(nn.Module):
 
 class Level(nn.ModuleList):
     """`depth` blocks at one token resolution; kernel = None: global attention, k: k x k neighborhoods."""
-    def __init__(self, width, depth, d_head, ff_mult, cond_dim=0, kernel=None):
-        super().__init__(Block(width, d_head, ff_mult, cond_dim, kernel) for _ in range(depth))
+    def __init__(self, width, depth, d_head, ff_mult, cond_dim=0, kernel=None, dropout=0.0):
+        super().__init__(Block(width, d_head, ff_mult, cond_dim, kernel, dropout) for _ in range(depth))
 
     def forward(self, x, cond=None):
         pos = axial_pos(x.shape[1], x.shape[2], x.device).to(x.dtype)
@@ -401,9 +403,9 @@ class HDiT(nn.Module):
     of t plus (if z_shape is given) a linear summary of the flattened z. z is also seen spatially:
     upsampled (nearest) to the input size and concatenated to x_t.
     One level (widths=[384], depths=[8], patch=1) is the latent sampler; z_shape=None is the
-    Gaussian-prior FM baseline."""
+    Gaussian-prior FM baseline. dropout: on the feed-forward hidden units of every level, while training."""
     def __init__(self, channels=3, image_size=(32, 32), patch=2, widths=(128, 256), depths=(2, 4), d_head=32,
-                 ff_mult=3, kernel=7, mapping_width=256, mapping_depth=2, z_shape=None):
+                 ff_mult=3, kernel=7, mapping_width=256, mapping_depth=2, z_shape=None, dropout=0.0):
         super().__init__()
         what = 'latent sampler' if len(widths) == 1 and kernel is None else 'flow model'   # for the errors below
         check_grid(image_size, patch, len(widths), what)
@@ -420,11 +422,11 @@ class HDiT(nn.Module):
         self.mapping_norm = RMSNorm(mapping_width)
         c = mapping_width
         self.patch_in = TokenMerge(in_ch, widths[0], patch)
-        self.down = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernel) for i in range(n - 1))
+        self.down = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernel, dropout) for i in range(n - 1))
         self.merges = nn.ModuleList(TokenMerge(widths[i], widths[i + 1], 2) for i in range(n - 1))
-        self.mid = Level(widths[-1], depths[-1], d_head, ff_mult, c, None)
+        self.mid = Level(widths[-1], depths[-1], d_head, ff_mult, c, None, dropout)
         self.splits = nn.ModuleList(TokenSplit(widths[i + 1], widths[i], 2) for i in range(n - 1))
-        self.up = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernel) for i in range(n - 1))
+        self.up = nn.ModuleList(Level(widths[i], depths[i], d_head, ff_mult, c, kernel, dropout) for i in range(n - 1))
         self.out_norm = RMSNorm(widths[0])
         self.patch_out = TokenSplit(widths[0], channels, patch, skip=False, zero=True)  # v = 0 at init
 

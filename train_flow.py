@@ -48,8 +48,8 @@ prior, tau, w_max, t_dist, coupling, z_noise = take(cfg, 'prior tau w_max t_dist
 reflow_from, reflow_pairs, reflow_steps = take(cfg, 'reflow_from reflow_pairs reflow_steps')
 flow_batch_size, flow_max_iters, flow_lr, max_train_seconds, keep_every = take(
     cfg, 'flow_batch_size flow_max_iters flow_lr max_train_seconds keep_every')
-# the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width and
-# flow_mapping_depth (common.flow_model_args)
+# the network: flow_patch, flow_widths, flow_depths, flow_d_head, flow_ff_mult, flow_kernel, flow_mapping_width,
+# flow_mapping_depth and flow_dropout (common.flow_model_args)
 batch_size = batch_size or flow_batch_size
 max_iters = max_iters or flow_max_iters
 lr = lr or flow_lr
@@ -97,7 +97,7 @@ ckpt_path = os.path.join(out_dir, 'flow.pt')
 # model, optimizer, resume
 model_args = flow_model_args(cfg, C, [H, W], aux.z_shape if learned else None)
 raw_model = build(M.HDiT, model_args).to(device)   # on the device before the optimizer sees it
-ema = copy.deepcopy(raw_model).requires_grad_(False)  # EMA weights: what sampling uses
+ema = copy.deepcopy(raw_model).requires_grad_(False).eval()  # EMA weights: what sampling uses (no dropout)
 optimizer = torch.optim.AdamW(raw_model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
 # float16 needs a gradient scaler (small gradients would underflow to 0); bfloat16 and float32 do not (a no-op)
 scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
@@ -228,6 +228,7 @@ while it < max_iters and not stop:
     s = (seed * 1_000_003 + it) * 4099 + rank
     g_cpu = torch.Generator().manual_seed(s)
     g_dev = g_cpu if device == 'cpu' else torch.Generator(device).manual_seed(s)
+    torch.manual_seed(s)   # the global generator's only use here: flow_dropout's masks (so they resume exactly too)
     loss_sum = torch.zeros((), device=device)
     for micro_step in range(gradient_accumulation_steps):
         if teacher is None:

@@ -98,6 +98,21 @@ def test_conditioning_changes_output():
     assert not torch.allclose(a, F(x, torch.tensor([0.1]), -z))   # z reaches the output
 
 
+def test_flow_dropout_only_while_training():
+    """dropout: random in train mode, off in eval mode (there the network is the dropout-0 network with the same
+    weights), and no parameters of its own (the state dict is the dropout-0 network's)."""
+    torch.manual_seed(0)
+    F = randomize_zero_init(tiny_flow(dropout=0.5))
+    plain = tiny_flow()
+    assert F.state_dict().keys() == plain.state_dict().keys()
+    plain.load_state_dict(F.state_dict())
+    x, t, z = torch.randn(2, 3, 32, 32), torch.rand(2), torch.randn(2, 4, 4, 4)
+    a, b = F(x, t, z), F(x, t, z)
+    assert not torch.allclose(a, b)                                 # training: a new mask every call
+    F.eval()
+    torch.testing.assert_close(F(x, t, z), plain(x, t, z))          # sampling: no dropout
+
+
 def brute_force_na(q, k, v, kernel):
     """Neighborhood attention by loops: query (i, j) attends to the window starting at clamp(i - k//2, 0, L - k)."""
     B, H, W, nh, d = q.shape

@@ -198,6 +198,27 @@ def test_z_noise_moves_the_z_that_prior_and_flow_see(tiny_config, tmp_path, monk
         assert p.returncode == 1 and 'z_noise' in p.stderr and says in p.stderr and 'Traceback' not in p.stderr
 
 
+def test_flow_dropout_is_recorded_only_when_set_and_resumes_exactly(tiny_config, tmp_path):
+    """flow_dropout: in the checkpoint's model args only when set (so older checkpoints compare equal), the EMA copy
+    samples without it, and its masks are seeded per iteration: a resumed run equals an unbroken one."""
+    run('train_aux.py', tiny_config)
+    run('train_flow.py', tiny_config)
+    assert 'dropout' not in load(tmp_path / 'out' / 'flow.pt')['model_args']
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    for d in (a, b):
+        d.mkdir()
+        shutil.copy(tmp_path / 'out' / 'aux.pt', d / 'aux.pt')
+    run('train_flow.py', tiny_config, f'--out_dir={a}', '--flow_dropout=0.3', '--max_iters=4')
+    run('train_flow.py', tiny_config, f'--out_dir={b}', '--flow_dropout=0.3', '--max_iters=2')
+    run('train_flow.py', tiny_config, f'--out_dir={b}', '--flow_dropout=0.3', '--max_iters=4', '--init_from=resume')
+    ca, cb = load(a / 'flow.pt'), load(b / 'flow.pt')
+    assert ca['model_args']['dropout'] == 0.3
+    for k in ca['model']:
+        torch.testing.assert_close(ca['model'][k], cb['model'][k], atol=0, rtol=0)
+    p = run('train_flow.py', tiny_config, f'--out_dir={b}', '--max_iters=6', '--init_from=resume', check=False)
+    assert p.returncode == 1 and "'dropout': 0.3" in p.stderr           # resumed without it: a one-line error
+
+
 def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path):
     """Each stage appends its log lines to out_dir/<stage>_log.jsonl; a resume from the checkpoint at iteration 2
     drops a row logged after it (a crash lost that step) and continues; benchmarks/plot_log.py plots the run. The
@@ -433,6 +454,21 @@ def test_z_ceiling_benchmark(tiny_config, tmp_path):
         assert abs(d['fid'] - (rows[d['a']]['fid'] - rows[d['b']]['fid'])) < 1e-9
     # 1 training iteration: the generated sets are far worse than real images
     assert rows['sampled z, flow euler x1']['fid'] > 2 * rows['real, held-out']['fid']
+    # MSE to its image: only for the z-from-data rows; the prior mean's, by hand, against the image z came from
+    assert {k for k, r in rows.items() if r['mse'] is not None} == {'z from training, flow euler x1',
+                                                                    'z from held-out, flow euler x1'}
+    from common import get_batch, load_run
+    _, aux, _, _ = load_run(str(out), 'cpu')
+    _, others, held_idx = evaluate.split_indices(n_data, 'tune', 50, 0.1)
+    arr, n, g = np.load(os.path.join(ROOT, 'data', 'emoji', 'emoji32.npz'))['images'], res['n'], torch.Generator()
+    g.manual_seed(1337)
+    torch.randn(n, *aux.z_shape, generator=g)   # the sampler's noise comes first
+    with torch.no_grad():
+        for key, idx in (('z from training', others[:n]), ('z from held-out', held_idx)):
+            y = get_batch(arr, idx, 'cpu')
+            mu_x = aux.decode(aux.posterior(y, torch.randn(n, *aux.z_shape, generator=g))[0])[0]
+            assert abs(res['prior_mean_mse'][key] - ((mu_x - y) ** 2).mean().item()) < 1e-6
+    assert res['prior_mean_mse']['z from training'] != res['prior_mean_mse']['z from held-out']
     p = run('benchmarks/z_ceiling.py', str(fm), *args, check=False)
     assert p.returncode == 1 and 'gaussian-prior baseline' in p.stderr
 
