@@ -18,7 +18,10 @@ the bootstrap: one reference resample shared by all sets in a replicate, each se
 hold different images, so nothing is paired); then the differences 'z from held-out - z from training' (how much
 of the 'z from data' row is the run's own training images) and 'sampled z - z from held-out' (what the sampler
 costs against the honest ceiling). NN ratio: each set's median Inception distance to its nearest training image
-over the held-out images' own (below 1: closer to the training set than unseen images are).
+over the held-out images' own (below 1: closer to the training set than unseen images are). MSE to its image: for
+the z-from-data rows, the mean squared error between each output and the image its z was encoded from, and the same
+for the aux's prior mean D(z) (one line below the table): where the training and held-out MSEs part, that stage has
+learned its training images rather than the map from z to an image.
 
     python benchmarks/z_ceiling.py out/curve_lr6/ledi_2000 --eval_dir=out/sampler_tune/eval
 """
@@ -81,6 +84,11 @@ def main():
     zs = {'z from training': z_of(y_train), 'z from held-out': z_of(y_held), 'sampled z': z_sampled}
 
     sets = {'real, held-out': held, 'real, training': rest[:n]}
+    # how far each z-from-data image lies from the image its z was encoded from (mean squared error in the data's
+    # [-1, 1] units): the aux's prior mean D(z), then the flow's output. Equal on training and held-out images means
+    # that stage does as well on images it never saw; lower on training images means it learned those images
+    source = {'z from training': y_train, 'z from held-out': y_held}
+    mse = {k: float(((aux.decode(zs[k])[0].float() - y) ** 2).mean()) for k, y in source.items()}
     eps_seed = int(torch.randint(2 ** 31, (1,), generator=g))
     for solver, steps in flow_settings:
         for name, z in tqdm(zs.items(), desc=f'flow {solver} x{steps}'):
@@ -88,6 +96,8 @@ def main():
             x = M.generate(flow, aux, n=n, steps=steps, solver=solver, tau=cfg.get('tau', 1.0), z=z,
                            generator=torch.Generator().manual_seed(eps_seed))
             sets[f'{name}, flow {solver} x{steps}'] = inception_features(net, quantize(x))
+            if name in source:
+                mse[f'{name}, flow {solver} x{steps}'] = float(((x.float() - source[name]) ** 2).mean())
 
     if a.baseline:
         base, base_aux, _, _ = load_run(a.baseline, 'cpu')
@@ -120,15 +130,20 @@ def main():
         return [float(lo), float(hi)]
 
     out = dict(run=a.run, baseline=a.baseline or None, split=a.split, n=n, ref_samples=m_ref, bootstrap=a.bootstrap, seed=a.seed,
-               sampler=a.sampler, rows=[], differences=[])
+               sampler=a.sampler, rows=[], differences=[],
+               prior_mean_mse={k: mse[k] for k in source})
     print(f'\n{a.run}, {a.split} split: {n} images per set against {m_ref} reference images, {a.bootstrap} '
-          f'replicates\n\n| set | FID [95%] | KID x1e3 [95%] | NN ratio |\n|---|---|---|---|')
+          f'replicates\n\n| set | FID [95%] | KID x1e3 [95%] | NN ratio | MSE to its image |\n|---|---|---|---|---|')
     for j, k in enumerate(names):
         nn = mem.check(sets[k])['nn_ratio']   # the memorisation check's own ratio (evaluate.py's)
-        row = dict(set=k, fid=est[k]['fid'], fid_ci=ci('fid', j), kid=est[k]['kid'], kid_ci=ci('kid', j), nn_ratio=nn)
+        row = dict(set=k, fid=est[k]['fid'], fid_ci=ci('fid', j), kid=est[k]['kid'], kid_ci=ci('kid', j), nn_ratio=nn,
+                   mse=mse.get(k))
         out['rows'].append(row)
         print(f"| {k} | {row['fid']:.1f} [{row['fid_ci'][0]:.1f}, {row['fid_ci'][1]:.1f}] | {1e3 * row['kid']:.1f} "
-              f"[{1e3 * row['kid_ci'][0]:.1f}, {1e3 * row['kid_ci'][1]:.1f}] | {nn:.3f} |")
+              f"[{1e3 * row['kid_ci'][0]:.1f}, {1e3 * row['kid_ci'][1]:.1f}] | {nn:.3f} | "
+              f"{'' if row['mse'] is None else format(row['mse'], '.4f')} |")
+    print(f"\nThe aux's prior mean D(z) against the image z came from, MSE: training {mse['z from training']:.4f}, "
+          f"held-out {mse['z from held-out']:.4f}")
     print('\n| difference | FID [95%] | KID x1e3 [95%] |\n|---|---|---|')
     pairs = [('real, held-out', 'real, training')]
     for solver, steps in flow_settings:
