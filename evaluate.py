@@ -262,7 +262,8 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, 
 def make_generator(run, s, data_images=None):
     """-> f(n, generator) generating n images [n, C, H, W] in data space (latents in latent mode) for setting s."""
     if s.kind == 'gaussian prior':
-        return lambda n, g: M.generate(run.flow, n=n, steps=s.steps, solver=s.solver, generator=g, shape=run.shape)
+        return lambda n, g: M.generate(run.flow, n=n, steps=s.steps, solver=s.solver, tau=run.tau, generator=g,
+                                       shape=run.shape)
     if s.kind == 'z from data':
         def from_data(n, g, offset=[0]):
             y = data_images[offset[0]:offset[0] + n].to(run.device)
@@ -311,7 +312,7 @@ def time_batch(run, s, n, ctx, data_images=None):
         sync(dev)
         t.append(time.perf_counter())
         if aux is None:
-            x0 = torch.randn(n, *run.shape, device=dev)
+            x0 = run.tau * torch.randn(n, *run.shape, device=dev)
         else:
             x0, _ = aux.prior(z, torch.randn(n, *aux.x_shape, device=dev), run.tau)
         sync(dev)

@@ -566,8 +566,8 @@ def generate(flow, aux=None, sampler=None, n=16, steps=1, solver='midpoint', sam
         if isinstance(generator, (list, tuple)):   # which batch or which rank it is drawn in)
             return torch.stack([torch.randn(s[1:], generator=g, device=g.device) for g in generator]).to(dev)
         return torch.randn(s, generator=generator, device=generator.device if generator else 'cpu').to(dev)
-    if aux is None:
-        return solve(flow, randn(n, *shape), steps, solver)
+    if aux is None:   # the baseline: x0 ~ N(0, tau^2 I) (tau 1: the paper's)
+        return solve(flow, tau * randn(n, *shape), steps, solver)
     if z is None:
         z = solve(sampler, randn(n, *aux.z_shape), sampler_steps, sampler_solver)
     x0, _ = aux.prior(z, randn(n, *aux.x_shape), tau)

@@ -59,7 +59,8 @@ aux_max_iters = 5000
 
 # --- stage 2: flow model, train_flow.py ---------------------------------------
 prior = 'learned'            # 'learned' = LeDiFlow; 'gaussian' = the FM baseline (x0 ~ N(0, I), no z, no weights)
-tau = 1.0                    # prior temperature: x0 = mu_x + tau * sigma * eps
+tau = 1.0                    # prior temperature: x0 = mu_x + tau * sigma * eps (the baseline: x0 = tau * N(0, I),
+                             # when sampling only)
 w_max = 10.0                 # cap of the importance weight w = min(1 / sigma, w_max) (Eq. 6); 1 = no weighting,
                              # which was worse (docs/experiments.md)
 coupling = 'independent'     # how x0 is paired with the images: 'independent' (the paper) or 'ot', minibatch optimal

@@ -264,6 +264,25 @@ def test_paired_interval_of_a_difference_covers_the_truth_and_is_narrow():
     assert np.mean(paired_w) < 0.5 * np.mean(unpaired_w), (np.mean(paired_w), np.mean(unpaired_w))
 
 
+class ZeroField(torch.nn.Module):
+    """A flow whose velocity is 0 everywhere: its images are its starting points."""
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t):
+        return torch.zeros_like(x) * self.p
+
+
+def test_baseline_samples_at_its_own_temperature():
+    """The baseline's tau scales its N(0, I) start in the images evaluate.py scores."""
+    s = E.Setting('gaussian prior', 'euler', 1)
+    x = {tau: E.make_generator(E.Run('fm', flow=ZeroField(), shape=(3, 8, 8), tau=tau), s)(4, torch.Generator().manual_seed(0))
+         for tau in (1.0, 0.5)}
+    torch.testing.assert_close(x[0.5], 0.5 * x[1.0])
+    assert 0.5 < x[1.0].std() < 1.5
+
+
 def test_split_indices_are_disjoint_fixed_and_keep_z_from_data_out_of_the_reference():
     tune_ref, tune_others, tune_held = E.split_indices(3391, 'tune', 1000)
     test_ref, test_others, test_held = E.split_indices(3391, 'test', 1000)

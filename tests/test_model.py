@@ -233,8 +233,13 @@ def test_generate_shapes_and_baseline():
     assert x.shape == (3, 3, 32, 32)
     # at init F = 0 and the prior is N(0, I): the result is the prior sample itself, x0 ~ N(0, I)
     assert 0.8 < x.std() < 1.2
-    xb = M.generate(tiny_flow(z_shape=None), n=2, steps=1, shape=(3, 32, 32))
+    fb = tiny_flow(z_shape=None)
+    xb = M.generate(fb, n=2, steps=1, shape=(3, 32, 32), generator=torch.Generator().manual_seed(1))
     assert xb.shape == (2, 3, 32, 32)
+    # the baseline's temperature scales its N(0, I) start; F = 0 at init, so the result is that start itself
+    xh = M.generate(fb, n=2, steps=1, shape=(3, 32, 32), tau=0.5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(xh, 0.5 * xb)
+    assert 0.8 < xb.std() < 1.2
 
 
 def test_logvar_bound_is_smooth_with_gradient_past_the_bounds():
