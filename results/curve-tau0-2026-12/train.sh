@@ -25,7 +25,7 @@ FM="--prior=gaussian --t_dist=logit_normal --lr=6e-4"
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
     mkdir -p $O/fm $O/a800
-    cp -n $T/fm/flow.pt $O/fm/flow.pt; cp -n $T/fm/flow_log.jsonl $O/fm/flow_log.jsonl
+    cp -n $T/fm/flow.pt $O/fm/flow.pt; cp -n $T/fm/flow.pt $O/fm/flow_003050.pt; cp -n $T/fm/flow_log.jsonl $O/fm/flow_log.jsonl
     for f in aux.pt sampler.pt flow.pt flow_log.jsonl; do cp -n $T/a800/$f $O/a800/$f; done
     cp -n $T/a800/flow.pt $O/a800/flow_002000.pt
     {   $PY train_flow.py $H --out_dir=$O/fm $FM --max_iters=10050 --init_from=resume
@@ -71,7 +71,6 @@ link() {   # LeDiFlow at tau 0 (ledi_N), the baseline at tau 1: fm_N (same itera
         [ -f $f ] || { echo "no $f yet: skipping $n"; continue; }
         for m in $n ${EQ[$n]}; do   # the baseline's snapshot at m iterations: fm0 below 3,050, fm from there
             [ $m -lt 3050 ] && p=$O/fm0/$(printf 'flow_%06d.pt' $m) || p=$O/fm/$(printf 'flow_%06d.pt' $m)
-            [ $m = 3050 ] && p=$O/fm/flow_003050.pt
             [ $m = $n ] && rundir $O/fm_$n $p || rundir $O/fm_eq_$n $p
         done
         mkdir -p $O/ledi_$n

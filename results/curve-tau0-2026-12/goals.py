@@ -1,0 +1,55 @@
+"""The tables of results/curve-tau0-2026-12 that curve.py does not print, from budget_<N>/results.json:
+
+1. the issue's three goals at every budget measured: the lower 95% end of LeDiFlow's speedup against the
+   equal-compute baseline (goal: >= 3.75x, by FID and by KID) and against the same-iteration one (>= 5x), and up to
+   which baseline NFE 1 midpoint flow step beats the equal-compute baseline at 95% (goal: 8), its better sampler
+   setting;
+2. beside them, the same numbers from the README's curve at tau 1 (results/curve-sampler-w-2026-12, run ledi_w_N):
+   the same trained networks, another evaluation (200 samples, 500 replicates), so the two are not paired.
+
+    python results/curve-tau0-2026-12/goals.py
+"""
+import os
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, '..', 'budget-curve-2026-12'))
+from curve import fmt, load, real, speedup  # noqa: E402  (the curve's own readers and speedup format)
+
+res = load([here])[0]
+old = load([os.path.join(here, '..', 'curve-sampler-w-2026-12')])[0]
+
+
+def beats(s):   # 1 midpoint flow step, its better sampler setting: up to which baseline NFE it wins at 95%
+    v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]
+    return max(v) if v else None
+
+
+def row(r, led, n):
+    e = [speedup(r, led, f'fm_eq_{n}', m) for m in ('fid', 'kid')]
+    s = [speedup(r, led, f'fm_{n}', m) for m in ('fid', 'kid')]
+    best = min(real(r, led), key=lambda x: x['fid'])
+    return (f"{best['fid']:.1f} ({best['setting']}) | {fmt(e[0])} | {fmt(e[1])} | {fmt(s[0])} | {fmt(s[1])} | "
+            f"{beats(e[0])} / {beats(e[1])} |")
+
+
+print('The goals (lower 95% end >= 3.75x against equal compute, >= 5x against same iterations, 1 midpoint step '
+      'beats equal compute at 95% up to 8 NFE); LeDiFlow at tau 0 (this folder) and at tau 1 (the README\'s curve):\n')
+print('| flow iters | LeDiFlow tau | best FID (setting) | vs equal compute, FID | KID | vs same iterations, FID | KID | '
+      '1 midpoint step beats equal compute up to NFE, FID / KID |')
+print('|---|---|---|---|---|---|---|---|')
+for n in sorted(res):
+    print(f'| {n} | 0 | ' + row(res[n], f'ledi_{n}', n))
+    if n in old:
+        print(f'| {n} | 1 (curve) | ' + row(old[n], f'ledi_w_{n}', n))
+met = []
+for n in sorted(res):
+    r = res[n]
+    e = [speedup(r, f'ledi_{n}', f'fm_eq_{n}', m) for m in ('fid', 'kid')]
+    s = [speedup(r, f'ledi_{n}', f'fm_{n}', m) for m in ('fid', 'kid')]
+    lo = lambda x: x['ci'][0] if x['ratio'] is not None else 0.0
+    met.append((n, all(lo(x) >= 3.75 for x in e), all(lo(x) >= 5 for x in s),
+                all((beats(x) or 0) >= 8 for x in e)))
+print('\nMet at each budget (goal 1: both lower ends >= 3.75x; goal 2: both >= 5x; goal 3: by FID and by KID):')
+for n, g1, g2, g3 in met:
+    print(f'  {n}: goal 1 {"yes" if g1 else "no"}, goal 2 {"yes" if g2 else "no"}, goal 3 {"yes" if g3 else "no"}')
