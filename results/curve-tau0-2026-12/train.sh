@@ -46,19 +46,31 @@ train() {
 
 check() {   # every logged loss of these runs against the curve's logs (the flow runs at 2,000+ and the baseline)
     $PY - "$O" <<'PY'
-import json, sys
+import json, os, sys
 O = sys.argv[1]
 ref = 'results/curve-sampler-w-2026-12/'
 def log(p):
     return {r['iter']: r['loss'] for r in map(json.loads, open(p)) if 'loss' in r}
 for mine, theirs in [(f'{O}/a800/flow_log.jsonl', ref + 'ledi_flow_log.jsonl'),
                      (f'{O}/fm/flow_log.jsonl', ref + 'fm_flow_log.jsonl'),
-                     (f'{O}/fm0/flow_log.jsonl', ref + 'fm_flow_log.jsonl')]:
+                     (f'{O}/fm0/flow_log.jsonl', ref + 'fm_flow_log.jsonl'),
+                     (f'{O}/a800k/flow_log.jsonl', ref + 'ledi_flow_log.jsonl')]:
+    if not os.path.isfile(mine):
+        print(f'{mine}: not trained yet'); continue
     a, b = log(mine), log(theirs)
     common = sorted(set(a) & set(b))
     diff = [i for i in common if a[i] != b[i]]
     print(f'{mine}: {len(common)} logged iterations in common with {theirs} (up to {max(common)}), '
           f'{len(diff)} differ{": " + str(diff[:5]) if diff else ""}')
+# the 250 and 500 budgets' aux, sampler and flow (no log of theirs is in that folder): every line their lanes
+# printed, 'STAGE iter K/MAX: loss L' (4 decimals), must appear in that folder's train.log
+import re
+pat = re.compile(r'^(aux|sampler|flow) iter (\d+)/(\d+): loss (-?[\d.]+)', re.M)
+theirs = set(pat.findall(open(ref + 'train.log').read()))
+for lane in ('lane1', 'lane2'):
+    mine = [m for m in pat.findall(open(f'{O}/{lane}.log').read()) if m[2] in ('100', '250', '400', '500') or m[:3:2] == ('sampler', '2000')]
+    print(f'{O}/{lane}.log: {len(mine)} printed losses of the 250/500 budgets\' runs, '
+          f'{sum(m not in theirs for m in mine)} not in {ref}train.log')
 PY
 }
 
