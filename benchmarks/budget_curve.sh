@@ -12,6 +12,7 @@
 #   FM_ARGS=--lr=3e-4 CURVE_DIR=out/curve_lr3 bash benchmarks/budget_curve.sh train   # the untuned baseline
 #   EVAL_RUNS="ledi ledi_w fm fm_eq" CURVE_DIR=out/cw bash benchmarks/budget_curve.sh eval 8000   # other runs per
 #                                            # budget (<name>_<N> directories), in this order
+#   EVAL_SAMPLES=400 EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 bash benchmarks/budget_curve.sh eval   # a larger instrument
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
 # training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past.
 #
@@ -112,7 +113,8 @@ evaluate() {   # evaluate [N ...]: these budgets (default: all), one after anoth
         mkdir -p $O/eval_$n && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$n/
         runs=$(for r in ${EVAL_RUNS:-ledi fm fm_eq}; do printf "'$O/${r}_$n', "; done)
         $PY evaluate.py config/emoji.py "--runs=[${runs%, }]" --eval_dir=$O/eval_$n \
-            --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=500 --speed_repeats=10 \
+            --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=${EVAL_BOOTSTRAP:-500} \
+            --speed_repeats=${SPEED_REPEATS:-10} \
             "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
             "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
     done
