@@ -12,7 +12,8 @@
 #           below 3,050), then LeDiFlow's 250 budget (aux 100, sampler 500, flow 250)
 #   lane 2: LeDiFlow's flow resumed 2,000 -> 8,000 (snapshots 4,000 and 8,000), then the 500 budget (aux 400,
 #           sampler 2,000, flow 500), then the 1,000 budget (the 800 aux and sampler, flow 0 -> 1,000)
-#   bash results/curve-tau0-2026-12/train.sh          # ~85 min on 2 CPU cores
+# From a fresh clone (no out/tau), train() first trains those two runs with the tau look's commands (~45 min more).
+#   bash results/curve-tau0-2026-12/train.sh          # ~85 min on 2 CPU cores (~130 from a fresh clone)
 #   bash results/curve-tau0-2026-12/train.sh check    # the losses against results/curve-sampler-w-2026-12's logs
 #   bash results/curve-tau0-2026-12/train.sh link     # run directories out/ct/{ledi,fm,fm_eq}_N for evaluate.py
 set -euo pipefail
@@ -22,8 +23,20 @@ T=${TAU_RUNS:-out/tau}
 H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
 FM="--prior=gaussian --t_dist=logit_normal --lr=6e-4"
 
+pre() {   # the tau look's two runs, when they are not there (a fresh clone): its commands, two lanes, ~45 min
+    local P="config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=0"
+    echo "no $T/fm/flow.pt or $T/a800/flow.pt: training them first (results/tau-look-2026-12's commands)"
+    mkdir -p $T
+    $PY train_flow.py $P --out_dir=$T/fm $FM --max_iters=3050 > $T/pre_fm.log 2>&1 &
+    {   $PY train_aux.py $P --out_dir=$T/a800 --max_iters=800
+        $PY train_sampler.py $P --out_dir=$T/a800 --max_iters=4000
+        $PY train_flow.py $P --out_dir=$T/a800 --max_iters=2000; } > $T/pre_ledi.log 2>&1
+    wait
+}
+
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+    [ -f $T/fm/flow.pt ] && [ -f $T/a800/flow.pt ] || pre
     mkdir -p $O/fm $O/a800
     cp -n $T/fm/flow.pt $O/fm/flow.pt; cp -n $T/fm/flow.pt $O/fm/flow_003050.pt; cp -n $T/fm/flow_log.jsonl $O/fm/flow_log.jsonl
     for f in aux.pt sampler.pt flow.pt flow_log.jsonl; do cp -n $T/a800/$f $O/a800/$f; done
