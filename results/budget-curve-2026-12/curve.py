@@ -64,6 +64,12 @@ def fmt(s):
     return f"{s['ratio']:.2f}x [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}{reached}]"
 
 
+def beats(s):
+    """Of speedup entry s: up to which baseline NFE 1 midpoint flow step (its better sampler setting) wins at 95%."""
+    v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]
+    return max(v) if v else None
+
+
 def by_nfe(rows, nfes):
     """The best FID of rows at each of these NFE ('-' where none has it), joined with ' / '."""
     return ' / '.join(f"{min(x['fid'] for x in rows if x['nfe'] == n):.1f}" if any(x['nfe'] == n for x in rows)

@@ -14,7 +14,7 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, '..', 'budget-curve-2026-12'))
-from curve import fmt, load, speedup  # noqa: E402  (the curve's own readers and speedup format)
+from curve import beats, fmt, load, speedup  # noqa: E402  (the curve's own readers and speedup format)
 
 res = load([here])[0]
 
@@ -30,11 +30,6 @@ for n in sorted(res):
         f, k = x['fid_vs_run_ci'], x['kid_vs_run_ci']
         print(f"| {n} | {x['setting']} | {b['fid']:.1f} / {x['fid']:.1f} | {x['fid_vs_run']:+.1f} [{f[0]:+.1f}, {f[1]:+.1f}] | "
               f"{1e3 * x['kid_vs_run']:+.2f} [{1e3 * k[0]:+.2f}, {1e3 * k[1]:+.2f}] |")
-
-
-def beats(s):   # 1 midpoint flow step, its better sampler setting: up to which baseline NFE it wins at 95%
-    v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]
-    return max(v) if v else None
 
 
 print('\nThe goals (lower 95% end >= 3.75x against equal compute, >= 5x against same iterations, 1 midpoint step '

@@ -14,15 +14,10 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, '..', 'budget-curve-2026-12'))
-from curve import fmt, load, real, speedup  # noqa: E402  (the curve's own readers and speedup format)
+from curve import beats, fmt, load, real, speedup  # noqa: E402  (the curve's own readers and speedup format)
 
 res = load([here])[0]
 old = load([os.path.join(here, '..', 'curve-sampler-w-2026-12')])[0]
-
-
-def beats(s):   # 1 midpoint flow step, its better sampler setting: up to which baseline NFE it wins at 95%
-    v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]
-    return max(v) if v else None
 
 
 def row(r, led, n):
