@@ -98,14 +98,8 @@ link() {   # LeDiFlow at tau 0 (ledi_N), the baseline at tau 1: fm_N (same itera
             [ $m -lt 3050 ] && p=$O/fm0/$(printf 'flow_%06d.pt' $m) || p=$O/fm/$(printf 'flow_%06d.pt' $m)
             [ $m = $n ] && rundir $O/fm_$n $p || rundir $O/fm_eq_$n $p
         done
-        mkdir -p $O/ledi_$n
-        $PY - $f $O/ledi_$n/flow.pt <<'PY'
-import sys, torch
-ck = torch.load(sys.argv[1], map_location='cpu', weights_only=True)
-ck['config']['tau'] = 0.0   # the tune look's choice for LeDiFlow (results/tau-look-2026-12); sampling only
-torch.save(ck, sys.argv[2])
-PY
-        ln -sf "$(realpath $d/aux.pt)" $O/ledi_$n/aux.pt; ln -sf "$(realpath $d/sampler.pt)" $O/ledi_$n/sampler.pt
+        # tau 0: the tune look's choice for LeDiFlow, sampling only; its aux.pt and sampler.pt linked
+        $PY results/tau-look-2026-12/runs.py $f 0 --out=$O/ledi_$n > /dev/null
         echo "$n: ledi_$n <- $f (tau 0), fm_$n <- $(readlink $O/fm_$n/flow.pt), fm_eq_$n <- $(readlink $O/fm_eq_$n/flow.pt)"
     done
 }
