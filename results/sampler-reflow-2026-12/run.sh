@@ -8,7 +8,6 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
 O=${SRF_DIR:-out/srf}
 C=${CURVE_DIR:-out/ct}
-export HF_HUB_OFFLINE=1
 case "${1:-train}" in
 train)
     mkdir -p $O
@@ -17,6 +16,7 @@ train)
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PY train_sampler.py config/emoji.py --out_dir=$O --max_iters=2000 \
         --sampler_reflow_from=$O/sampler_teacher.pt --sampler_t_dist=logit_normal ;;
 eval)   # ledi_8000_rf: the curve's 8,000-iteration flow (tau 0) and aux with the reflowed sampler
+    export HF_HUB_OFFLINE=1
     mkdir -p $O/ledi_8000_rf $O/eval
     for f in flow.pt aux.pt; do ln -sf "$(realpath $C/ledi_8000/$f)" $O/ledi_8000_rf/$f; done
     ln -sf "$(realpath $O/sampler.pt)" $O/ledi_8000_rf/sampler.pt
