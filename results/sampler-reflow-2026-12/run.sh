@@ -20,7 +20,6 @@ eval)   # ledi_8000_rf: the curve's 8,000-iteration flow (tau 0) and aux with th
     mkdir -p $O/ledi_8000_rf $O/eval
     for f in flow.pt aux.pt; do ln -sf "$(realpath $C/ledi_8000/$f)" $O/ledi_8000_rf/$f; done
     ln -sf "$(realpath $O/sampler.pt)" $O/ledi_8000_rf/sampler.pt
-    cp -n out/tau/eval/*_95fad022abd9.pt $O/eval/ 2>/dev/null || true   # the tune features, if the tau look left them
     $PY evaluate.py config/emoji.py "--runs=['$C/ledi_8000', '$O/ledi_8000_rf', '$C/fm_8000', '$C/fm_eq_8000']" \
         --eval_dir=$O/eval --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=10 \
         "--eval_ledi=['euler:1', 'midpoint:1']" "--eval_sampler=['midpoint:8', 'midpoint:2', 'midpoint:1']" \

@@ -27,8 +27,7 @@ for t in taus:
     for f in ('aux.pt', 'sampler.pt'):
         if os.path.exists(os.path.join(run, f)):
             dst = os.path.join(d, f)
-            if os.path.lexists(dst) and outs:
-                os.remove(dst)   # --out re-links, as ln -sf did
-            if not os.path.lexists(dst):
-                os.symlink(os.path.realpath(os.path.join(run, f)), dst)
+            if os.path.lexists(dst):
+                os.remove(dst)   # linked anew, as ln -sf does
+            os.symlink(os.path.realpath(os.path.join(run, f)), dst)
     print(d, 'tau', t)
