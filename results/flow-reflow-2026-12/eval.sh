@@ -3,15 +3,17 @@
 # on the tune split, after train.sh: the teacher at tau 0, the reflowed flow (tau 0, recorded by its run), the
 # baseline at 2,000 iterations and at equal compute (its first snapshot whose training time is at least LeDiFlow's
 # aux + sampler + flow + reflow time).
-#   bash results/flow-reflow-2026-12/eval.sh      # ~30 min on 2 CPU cores, nothing else running
+#   bash results/flow-reflow-2026-12/eval.sh                                       # 2,000: ~16 min on 2 CPU cores
+#   FLOW_ITERS=8000 REFLOW_DIR=out/rf8k bash results/flow-reflow-2026-12/eval.sh    # 8,000 (nothing else running)
 source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # seconds, rundir, eq_snapshot; cds to the repo root
 O=${REFLOW_DIR:-out/rf}
+N=${FLOW_ITERS:-2000}
 $PY results/tau-look-2026-12/runs.py $O/a800 0                # -> $O/a800_t0: the teacher, sampled at tau 0
-rundir $O/fm_2000 $O/fm/flow_002000.pt
+rundir $O/fm_$N $O/fm/$(printf "flow_%06d.pt" $N)
 t=$(seconds $O/a800/aux.pt $O/a800/sampler.pt $O/r1000/flow.pt)   # the reflow's time includes its teacher's
 rundir $O/fm_eq $(eq_snapshot $O/fm $t)
 echo "LeDiFlow with the reflow: $t s of training; equal compute: $(readlink $O/fm_eq/flow.pt)"
-$PY evaluate.py config/emoji.py "--runs=['$O/a800_t0', '$O/r1000', '$O/fm_2000', '$O/fm_eq']" --eval_dir=$O/eval \
+$PY evaluate.py config/emoji.py "--runs=['$O/a800_t0', '$O/r1000', '$O/fm_$N', '$O/fm_eq']" --eval_dir=$O/eval \
     --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=10 \
     "--eval_ledi=['euler:1', 'midpoint:1']" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
     "--eval_fm=['midpoint:2', 'midpoint:4', 'midpoint:8']"
