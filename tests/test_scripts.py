@@ -164,7 +164,23 @@ def test_flow_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeyp
     p = run('train_flow.py', tiny_config, f'--prior={prior}', f'--out_dir={teacher}', f'--reflow_from={teacher}',
             check=False)
     assert p.returncode == 1 and 'which this run overwrites' in p.stderr and (teacher / 'flow.pt').read_bytes() == before
-    if prior == 'learned':   # a teacher trained against another aux model
+    if prior == 'learned':   # x0 is drawn at the run's tau: at tau 0 each pair starts at its z's prior mean mu_x
+        aux = ns['aux']
+        with torch.no_grad():
+            mean = aux.prior(pairs['z'], torch.zeros_like(pairs['x0']), 0.0)[0]
+        assert not torch.allclose(pairs['x0'], mean, atol=1e-3)             # tau 1 (the config's): a prior sample
+        student0 = tmp_path / 'student0'
+        student0.mkdir()
+        shutil.copy(teacher / 'aux.pt', student0 / 'aux.pt')
+        ns0 = run_inprocess(monkeypatch, 'train_flow.py', tiny_config, f'--out_dir={student0}', '--tau=0',
+                            f'--reflow_from={teacher}', '--reflow_pairs=6', '--reflow_steps=3', '--max_iters=1')
+        p0 = ns0['pairs']
+        with torch.no_grad():
+            mean0 = aux.prior(p0['z'], torch.randn_like(p0['x0']), 0.0)[0]
+            y0 = M.solve(lambda x, s: t(x, s, p0['z']), mean0, 3, 'midpoint')
+        torch.testing.assert_close(p0['x0'], mean0, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(p0['y'], y0, atol=1e-5, rtol=1e-5)
+        # a teacher trained against another aux model
         other = tmp_path / 'other'
         run('train_aux.py', tiny_config, f'--out_dir={other}')
         p = run('train_flow.py', tiny_config, f'--out_dir={other}', f'--reflow_from={teacher}', check=False)
