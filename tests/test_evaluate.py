@@ -433,6 +433,8 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
         assert lo < hi and by_label['fm_ot'][f'{m}_vs_run'] == by_label['fm_ot'][m] - by_label['fm'][m]
     assert '## Runs against the first run that draws the same noise' in open(tmp_path / 'eval_test' / 'results.md').read()
     assert test_meta['runs'][3]['train_seconds'] > test_meta['runs'][1]['train_seconds']   # the teacher's time too
+    assert 'reflow iters' in test_meta['runs'][3]['train'] and "teacher's" in test_meta['runs'][3]['train']
+    assert 'reflow' not in test_meta['runs'][1]['train']
     assert test_meta['runs'][0]['tau'] == 1.0        # the command line beats the run's own
     assert test_meta['split'] == 'test' and test_meta['generation_seed'] != meta['generation_seed']
     assert not set(test_meta['ref_indices']) & set(meta['ref_indices'])
