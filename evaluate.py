@@ -243,11 +243,14 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, 
     stages = ['aux.pt', 'flow.pt', 'sampler.pt'] if aux is not None else ['flow.pt']
     cks = {s: load_checkpoint(os.path.join(path, s), s) for s in stages}
     secs = {s: ck.get('train_seconds') for s, ck in cks.items()}
-    # a reflowed flow counts its own iterations, and its time includes its teacher's and the pairs'
-    rf = lambda s: bool(cks[s].get('reflow'))
-    train = ', '.join(f"{s[:-3]} {cks[s]['iter']} {'reflow ' if rf(s) else ''}iters" +
-                      (f" {secs[s] / 60:.1f} min" + (" (its teacher's and the pairs' included)" if rf(s) else '')
-                       if secs[s] else '') for s in stages)
+
+    def stage_line(s):   # a reflowed flow counts its own iterations; its time includes its teacher's and the pairs'
+        reflow = 'reflow ' if cks[s].get('reflow') else ''
+        line = f"{s[:-3]} {cks[s]['iter']} {reflow}iters"
+        if secs[s]:
+            line += f' {secs[s] / 60:.1f} min' + (" (its teacher's and the pairs' included)" if reflow else '')
+        return line
+    train = ', '.join(stage_line(s) for s in stages)
     if all(secs.values()):
         train += f' (training {sum(secs.values()) / 60:.1f} min in all)'
     return Run(label=os.path.basename(os.path.normpath(path)), flow=flow, aux=aux, sampler=sampler, shape=shape,
