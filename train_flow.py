@@ -10,7 +10,8 @@ with prior='gaussian', the paper's FM baseline (same F, x0 ~ N(0, I), no z, no w
 
 Beyond the paper, two other routes to few-step sampling for comparison: coupling='ot' (minibatch optimal
 transport) and reflow_from=TEACHER_DIR (2-rectified flow: train on a trained flow's own (x0, ODE solution)
-pairs; for LeDiFlow, x0 from the prior of an image's z and the teacher's image for that z).
+pairs; for LeDiFlow, x0 from the prior of an image's z and the teacher's image for that z; a new out_dir gets
+the teacher's aux.pt and sampler.pt, so that the reflowed run samples like any other).
 
 Writes out_dir/flow.pt (with the id of the aux checkpoint it was trained against) and
 out_dir/flow_<iter>.png: rows of prior samples x0, 1-step and 4-step midpoint results, real images.
@@ -18,6 +19,7 @@ out_dir/flow_<iter>.png: rows of prior samples x0, 1-step and 4-step midpoint re
 import copy
 import math
 import os
+import shutil
 import time
 from contextlib import nullcontext
 
@@ -76,6 +78,17 @@ dtype = pick_dtype(dtype, device)   # 'auto': bfloat16 on CUDA, float32 on the C
 ctx = nullcontext() if dtype == 'float32' else torch.autocast(device.split(':')[0], dtype=getattr(torch, dtype))
 if int(os.environ.get('RANK', 0)) == 0:   # first, so that it shows even when a check below stops the run
     print(compute_line(device, dtype, compile), flush=True)
+if learned and reflow_from and not os.path.exists(os.path.join(out_dir, 'aux.pt')):
+    # a reflowed LeDiFlow flow keeps its teacher's aux model and latent sampler: copy them into out_dir (atomically,
+    # each rank its own temp file: several ranks may copy at once, and each leaves a whole file)
+    os.makedirs(out_dir, exist_ok=True)
+    for name in ('aux.pt', 'sampler.pt'):
+        src, dst = os.path.join(reflow_from, name), os.path.join(out_dir, name)
+        if os.path.isfile(src) and not os.path.exists(dst):
+            shutil.copyfile(src, f'{dst}.tmp.{os.getpid()}')
+            os.replace(f'{dst}.tmp.{os.getpid()}', dst)
+            if int(os.environ.get('RANK', 0)) == 0:
+                print(f"reflow: the teacher's {name} copied to {dst}", flush=True)
 if learned and not os.path.isfile(os.path.join(out_dir, 'aux.pt')):
     die(f"prior='learned' needs the stage-1 checkpoint {os.path.join(out_dir, 'aux.pt')}: run train_aux.py with "
         f"the same out_dir first, or train the baseline with --prior=gaussian")

@@ -74,7 +74,8 @@ t_dist = 'uniform'           # training t: 'uniform' or 'logit_normal' (logit(t)
 reflow_from = ''             # reflow (rectified flow's second round, Liu et al. 2022; not in the paper): a trained run
                              # directory, the teacher, whose flow.pt (the same network; for LeDiFlow, trained on this
                              # out_dir's aux.pt) maps x0 to its ODE solution y; the model trains on those (x0, y) pairs
-                             # from the teacher's weights, and its training time includes the teacher's
+                             # from the teacher's weights, and its training time includes the teacher's. For
+                             # LeDiFlow an out_dir without aux.pt gets copies of the teacher's aux.pt and sampler.pt
 reflow_pairs = 16384         # reflow: pairs drawn once at start-up (held in memory, the same on every rank)
 reflow_steps = 16            # reflow: midpoint steps of the teacher's solve
 max_train_seconds = 0.0      # train_flow.py: stop once the run's training wall time (runs resumed from and a reflow

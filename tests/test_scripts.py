@@ -138,7 +138,8 @@ def test_ot_coupling_trains_the_baseline_and_is_refused_with_the_learned_prior(t
 def test_flow_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeypatch, prior):
     """reflow_from=TEACHER_DIR: the pairs are (x0, the teacher's midpoint ODE solution from x0 given z), the student
     starts from the teacher's weights, its training time includes the teacher's, and it says so in its checkpoint;
-    a missing teacher, a teacher of another aux model, or one it would overwrite are one-line errors."""
+    a new out_dir gets the teacher's aux.pt and sampler.pt; a missing teacher, a teacher of another aux model, or one
+    it would overwrite are one-line errors."""
     teacher, student = tmp_path / 'teacher', tmp_path / 'student'
     if prior == 'learned':
         run('train_aux.py', tiny_config, f'--out_dir={teacher}')
@@ -169,11 +170,17 @@ def test_flow_reflow_trains_on_the_teachers_pairs(tiny_config, tmp_path, monkeyp
         with torch.no_grad():
             mean = aux.prior(pairs['z'], torch.zeros_like(pairs['x0']), 0.0)[0]
         assert not torch.allclose(pairs['x0'], mean, atol=1e-3)             # tau 1 (the config's): a prior sample
+        # a new out_dir gets copies of the teacher's aux.pt and sampler.pt, and the reflowed run samples
+        run('train_sampler.py', tiny_config, f'--out_dir={teacher}', '--max_iters=1')
         student0 = tmp_path / 'student0'
-        student0.mkdir()
-        shutil.copy(teacher / 'aux.pt', student0 / 'aux.pt')
         ns0 = run_inprocess(monkeypatch, 'train_flow.py', tiny_config, f'--out_dir={student0}', '--tau=0',
                             f'--reflow_from={teacher}', '--reflow_pairs=6', '--reflow_steps=3', '--max_iters=1')
+        for name in ('aux.pt', 'sampler.pt'):
+            assert (student0 / name).read_bytes() == (teacher / name).read_bytes()
+        assert sorted(f.name for f in student0.iterdir() if '.tmp.' in f.name) == []
+        run('sample.py', tiny_config, f'--out_dir={student0}', '--num_samples=2', '--steps=1',
+            f'--output={tmp_path}/s0.png')
+        assert (tmp_path / 's0.png').is_file()
         p0 = ns0['pairs']
         with torch.no_grad():
             mean0 = aux.prior(p0['z'], torch.randn_like(p0['x0']), 0.0)[0]
