@@ -32,7 +32,7 @@ demo: install
 	$(PYTHON) sample.py $(CONFIG) --steps=4 $(ARGS)
 
 test: install
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q tests/
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n auto tests/
 
 # LeDiFlow against the baseline and the other few-step routes (results/headline-2026-12/results.md, made with lr 3e-4
 # baselines; results/routes-lr6-2026-12 measured the two routes at lr 6e-4 against the curve's 2,000-iteration runs;

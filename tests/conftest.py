@@ -10,6 +10,8 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
+if os.environ.get('PYTEST_XDIST_WORKER'):   # `pytest -n N` (make test): N workers share the cores, one thread each,
+    os.environ['OMP_NUM_THREADS'] = '1'     # as the scripts the tests start get (run() below); set before torch loads
 
 # A tiny version of every network, on the bundled emoji data: seconds per stage on a CPU.
 TINY = """
