@@ -31,8 +31,9 @@ demo: install
 	$(PYTHON) sample.py $(CONFIG) --steps=1 $(ARGS)
 	$(PYTHON) sample.py $(CONFIG) --steps=4 $(ARGS)
 
+# one pytest worker per core (pytest-xdist), at most 8: each holds torch and a test's networks (~0.3-3 GB)
 test: install
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n auto tests/
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n auto --maxprocesses=8 tests/
 
 # LeDiFlow against the baseline and the other few-step routes (results/headline-2026-12/results.md, made with lr 3e-4
 # baselines; results/routes-lr6-2026-12 measured the two routes at lr 6e-4 against the curve's 2,000-iteration runs;
