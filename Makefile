@@ -31,7 +31,7 @@ demo: install
 	$(PYTHON) sample.py $(CONFIG) --steps=1 $(ARGS)
 	$(PYTHON) sample.py $(CONFIG) --steps=4 $(ARGS)
 
-# one pytest worker per core (pytest-xdist), at most 8: each holds torch and a test's networks (~0.3-3 GB)
+# one pytest worker per core (pytest-xdist), at most 8: each worker holds its own torch and its test's networks
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n auto --maxprocesses=8 tests/
 
