@@ -14,7 +14,8 @@
 #                                            # budget (<name>_<N> directories), in this order
 #   EVAL_SAMPLES=400 EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 bash benchmarks/budget_curve.sh eval   # a larger instrument
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
-# training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past.
+# training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past;
+# a look on other runs or another split reuses curve_eval (results/budget500-1k-2026-12/eval.sh).
 #
 # The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
 # was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
@@ -111,13 +112,19 @@ evaluate() {   # evaluate [N ...]: these budgets (default: all), one after anoth
     fi
     for n in ${@:-$BUDGETS}; do
         mkdir -p $O/eval_$n && cp $O/eval_cache/{ref,rest,held}_*.pt $O/eval_$n/
-        runs=$(for r in ${EVAL_RUNS:-ledi fm fm_eq}; do printf "'$O/${r}_$n', "; done)
-        $PY evaluate.py config/emoji.py "--runs=[${runs%, }]" --eval_dir=$O/eval_$n \
-            --eval_split=test --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=${EVAL_BOOTSTRAP:-500} \
-            --speed_repeats=${SPEED_REPEATS:-10} \
-            "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
-            "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
+        curve_eval $O/eval_$n test $(for r in ${EVAL_RUNS:-ledi fm fm_eq}; do echo $O/${r}_$n; done)
     done
+}
+
+curve_eval() {   # curve_eval EVAL_DIR SPLIT RUN_DIR...: evaluate.py with the curve's grids and instrument (EVAL_*)
+    local d=$1 split=$2 runs
+    shift 2
+    runs=$(for r in "$@"; do printf "'$r', "; done)
+    $PY evaluate.py config/emoji.py "--runs=[${runs%, }]" --eval_dir=$d \
+        --eval_split=$split --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=${EVAL_BOOTSTRAP:-500} \
+        --speed_repeats=${SPEED_REPEATS:-10} \
+        "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
+        "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
 }
 
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0   # sourced: the functions only

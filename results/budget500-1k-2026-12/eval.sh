@@ -7,7 +7,7 @@
 #   bash results/budget500-1k-2026-12/eval.sh test 1000    # once, only if the stated rule held on tune
 # Writes out/n5/eval_<split>_<n>/ and copies its results.{md,json,csv} to this folder's <split>_<n>/.
 set -euo pipefail
-source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # PY; cds to the repo root
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # curve_eval; cds to the repo root
 O=${CURVE_DIR:-out/n5}
 split=${1:?usage: eval.sh tune|test SAMPLES} n=${2:?usage: eval.sh tune|test SAMPLES}
 D=$O/eval_${split}_$n
@@ -15,9 +15,6 @@ mkdir -p $D
 for c in $O/eval_${split}_*/; do   # the split's reference features, from an earlier evaluation of this split
     [ "$c" = "$D/" ] || cp -n $c/{ref,rest,held}_*.pt $D/ 2>/dev/null || true
 done
-$PY evaluate.py config/emoji.py "--runs=['$O/ledi_500', '$O/fm_500', '$O/fm_eq_500']" --eval_dir=$D \
-    --eval_split=$split --eval_samples=$n --eval_bootstrap=1000 --speed_repeats=20 \
-    "--eval_ledi=['euler:1', 'midpoint:1', 'midpoint:2']" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
-    "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
+EVAL_SAMPLES=$n EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 curve_eval $D $split $O/ledi_500 $O/fm_500 $O/fm_eq_500
 R=$(dirname "$0")/${split}_$n
 mkdir -p $R && cp $D/results.{md,json,csv} $R/
