@@ -15,7 +15,8 @@
 #   EVAL_SAMPLES=400 EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 bash benchmarks/budget_curve.sh eval   # a larger instrument
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
 # training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past;
-# a look on other runs or another split reuses curve_eval (results/budget500-1k-2026-12/eval.sh).
+# a look on other runs or another split reuses curve_eval, and one budget's three runs look_eval
+# (results/budget500-1k-2026-12/eval.sh, results/budget4000-1k-2026-12/eval.sh).
 #
 # The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
 # was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
@@ -125,6 +126,18 @@ curve_eval() {   # curve_eval EVAL_DIR SPLIT RUN_DIR...: evaluate.py with the cu
         --speed_repeats=${SPEED_REPEATS:-10} \
         "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
         "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
+}
+
+look_eval() {   # look_eval DIR N SPLIT SAMPLES RESULTS: DIR's ledi_N, fm_N and fm_eq_N by the curve's evaluation
+                # (1,000 replicates, 20 timing rounds) with SAMPLES per setting, in DIR/eval_SPLIT_SAMPLES; the split's
+                # reference features from DIR's other evaluations of it; results.{md,json,csv} to RESULTS/SPLIT_SAMPLES
+    local O=$1 n=$2 split=$3 samples=$4 d=$1/eval_$3_$4 c
+    mkdir -p $d
+    for c in $O/eval_${split}_*/; do
+        [ "$c" = "$d/" ] || cp -n $c/{ref,rest,held}_*.pt $d/ 2>/dev/null || true
+    done
+    EVAL_SAMPLES=$samples EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 curve_eval $d $split $O/ledi_$n $O/fm_$n $O/fm_eq_$n
+    mkdir -p $5/${split}_$samples && cp $d/results.{md,json,csv} $5/${split}_$samples/
 }
 
 [ "${BASH_SOURCE[0]}" = "$0" ] || return 0   # sourced: the functions only
