@@ -15,7 +15,7 @@
 #   EVAL_SAMPLES=400 EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 bash benchmarks/budget_curve.sh eval   # a larger instrument
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
 # training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past;
-# a look on other runs or another split reuses curve_eval, and one budget's three runs look_eval
+# a look on other runs or another split reuses curve_eval, and one budget's three runs look_link and look_eval
 # (results/budget500-1k-2026-12/eval.sh, results/budget4000-1k-2026-12/eval.sh).
 #
 # The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
@@ -126,6 +126,15 @@ curve_eval() {   # curve_eval EVAL_DIR SPLIT RUN_DIR...: evaluate.py with the cu
         --speed_repeats=${SPEED_REPEATS:-10} \
         "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
         "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
+}
+
+look_link() {   # look_link DIR N FM FM_EQ LEDI_FLOW: DIR's run directories for look_eval: fm_N and fm_eq_N (links to
+                # the baseline's snapshots FM and FM_EQ) and ledi_N (LEDI_FLOW at tau 0, the tune look's choice for
+                # LeDiFlow, its aux.pt and sampler.pt linked)
+    rundir $1/fm_$2 $3
+    rundir $1/fm_eq_$2 $4
+    $PY results/tau-look-2026-12/runs.py $5 0 --out=$1/ledi_$2 > /dev/null
+    ls -l $1/*_$2/
 }
 
 look_eval() {   # look_eval DIR N SPLIT SAMPLES RESULTS: DIR's ledi_N, fm_N and fm_eq_N by the curve's evaluation

@@ -12,7 +12,7 @@
 #   bash results/budget4000-1k-2026-12/train.sh check    # the losses against the curve's logs
 #   bash results/budget4000-1k-2026-12/train.sh link     # run directories out/n4k/{ledi,fm,fm_eq}_4000
 set -euo pipefail
-source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # rundir; cds to the repo root
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # look_link; cds to the repo root
 O=${CURVE_DIR:-out/n4k}
 H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
 FM="--prior=gaussian --t_dist=logit_normal --lr=6e-4"
@@ -49,10 +49,7 @@ PY
 }
 
 link() {   # ledi_4000 at tau 0 (the tune look's choice), fm_4000 and fm_eq_4000 (the 5,500-iteration snapshot)
-    rundir $O/fm_4000 $O/fm/flow_004000.pt
-    rundir $O/fm_eq_4000 $O/fm/flow_005500.pt
-    $PY results/tau-look-2026-12/runs.py $O/ledi/flow.pt 0 --out=$O/ledi_4000 > /dev/null
-    ls -l $O/*_4000/
+    look_link $O 4000 $O/fm/flow_004000.pt $O/fm/flow_005500.pt $O/ledi/flow.pt
 }
 
 case "${1:-train}" in

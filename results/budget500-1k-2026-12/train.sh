@@ -11,7 +11,7 @@
 #   bash results/budget500-1k-2026-12/train.sh check    # the losses against the curve's logs
 #   bash results/budget500-1k-2026-12/train.sh link     # run directories out/n5/{ledi,fm,fm_eq}_500 for evaluate.py
 set -euo pipefail
-source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # rundir; cds to the repo root
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # look_link; cds to the repo root
 O=${CURVE_DIR:-out/n5}
 H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
 FM="--prior=gaussian --t_dist=logit_normal --lr=6e-4"
@@ -43,10 +43,7 @@ PY
 }
 
 link() {   # ledi_500 at tau 0 (the tune look's choice), fm_500 and fm_eq_500 (the 950-iteration snapshot)
-    rundir $O/fm_500 $O/fm0/flow_000500.pt
-    rundir $O/fm_eq_500 $O/fm0/flow_000950.pt
-    $PY results/tau-look-2026-12/runs.py $O/a400/flow.pt 0 --out=$O/ledi_500 > /dev/null
-    ls -l $O/*_500/
+    look_link $O 500 $O/fm0/flow_000500.pt $O/fm0/flow_000950.pt $O/a400/flow.pt
 }
 
 case "${1:-train}" in
