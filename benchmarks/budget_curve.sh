@@ -16,7 +16,7 @@
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
 # training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past;
 # a look on other runs or another split reuses curve_eval, and one budget's three runs look_link and look_eval
-# (results/budget500-1k-2026-12/eval.sh, results/budget4000-1k-2026-12/eval.sh).
+# (train.sh and eval.sh of results/budget500-1k-2026-12 and results/budget4000-1k-2026-12).
 #
 # The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
 # was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the

@@ -22,10 +22,13 @@ train() {
     mkdir -p $O/fm $O/ledi
     [ -f out/n5/fm0/flow_000950.pt ] && cp -n out/n5/fm0/flow_000950.pt $O/fm/flow.pt \
         && cp -n out/n5/fm0/flow_log.jsonl $O/fm/flow_log.jsonl
+    rm -f $O/ledi/aux_status   # lane 2 writes it when the aux is trained (ok) or has failed
     {   $PY train_flow.py $H --out_dir=$O/fm $FM --max_iters=5500 $([ -f $O/fm/flow.pt ] && echo --init_from=resume)
-        while [ ! -f $O/ledi/aux_done ]; do sleep 10; done
-        $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=4000; } > $O/lane1.log 2>&1 &
-    {   $PY train_aux.py $H --out_dir=$O/ledi --max_iters=800 && touch $O/ledi/aux_done
+        while [ ! -f $O/ledi/aux_status ]; do sleep 10; done
+        [ "$(cat $O/ledi/aux_status)" = ok ] && $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=4000
+    } > $O/lane1.log 2>&1 &
+    {   $PY train_aux.py $H --out_dir=$O/ledi --max_iters=800 && echo ok > $O/ledi/aux_status \
+            || { echo failed > $O/ledi/aux_status; wait; exit 1; }
         $PY train_flow.py $H --out_dir=$O/ledi --max_iters=4000; } > $O/lane2.log 2>&1
     wait
 }
