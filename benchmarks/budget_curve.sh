@@ -43,6 +43,7 @@ BUDGETS=${BUDGETS:-"250 500 1000 2000"}
 KEEP=${KEEP:-50}
 FM_ARGS=${FM_ARGS-"--lr=6e-4"}
 H="config/emoji.py --log_interval=100 --ckpt_interval=$KEEP --keep_every=$KEEP --sample_interval=0 ${ARGS:-}"
+FM="--prior=gaussian --t_dist=logit_normal $FM_ARGS"   # the baseline's flags (the looks' train.sh use H and FM too)
 
 seconds() {   # the summed train_seconds of the checkpoints named
     $PY -c "import sys, torch; print(sum(torch.load(p, weights_only=True)['train_seconds'] for p in sys.argv[1:]))" "$@"
@@ -76,8 +77,7 @@ stop_past() {   # stop_past PID FM_DIR SECONDS: once FM_DIR's newest snapshot ha
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1   # one core per run
     mkdir -p "$O"
-    $PY train_flow.py $H --out_dir=$O/fm --prior=gaussian --t_dist=logit_normal --max_iters=1000000 \
-        $FM_ARGS > $O/fm.log 2>&1 &
+    $PY train_flow.py $H --out_dir=$O/fm $FM --max_iters=1000000 > $O/fm.log 2>&1 &
     fm_pid=$!
     { $PY train_aux.py $H --out_dir=$O/ledi ${AUX_ARGS:-}
       $PY train_sampler.py $H --out_dir=$O/ledi --max_iters=${SAMPLER_ITERS:-4000}
@@ -139,10 +139,11 @@ look_link() {   # look_link DIR N FM FM_EQ LEDI_FLOW: DIR's run directories for 
 
 look_eval() {   # look_eval DIR N SPLIT SAMPLES RESULTS: DIR's ledi_N, fm_N and fm_eq_N by the curve's evaluation
                 # (1,000 replicates, 20 timing rounds) with SAMPLES per setting, in DIR/eval_SPLIT_SAMPLES; the split's
-                # reference features from DIR's other evaluations of it; results.{md,json,csv} to RESULTS/SPLIT_SAMPLES
+                # reference features from any earlier look's evaluation of it beside DIR (their file names carry the
+                # hash of the images they are of); results.{md,json,csv} to RESULTS/SPLIT_SAMPLES
     local O=$1 n=$2 split=$3 samples=$4 d=$1/eval_$3_$4 c
     mkdir -p $d
-    for c in $O/eval_${split}_*/; do
+    for c in $(dirname $O)/*/eval_${split}_*/; do
         [ "$c" = "$d/" ] || cp -n $c/{ref,rest,held}_*.pt $d/ 2>/dev/null || true
     done
     EVAL_SAMPLES=$samples EVAL_BOOTSTRAP=1000 SPEED_REPEATS=20 curve_eval $d $split $O/ledi_$n $O/fm_$n $O/fm_eq_$n

@@ -8,14 +8,12 @@
 #           scratch when it is not there) to 5,500 iterations: its snapshots at 4,000 (same iterations) and 5,500
 #           (equal compute: the curve's match to LeDiFlow's measured 4,000-budget seconds); then LeDiFlow's sampler
 #   lane 2: LeDiFlow's aux (800 iterations), then its flow (4,000); the sampler (4,000) waits for the aux
-#   bash results/budget4000-1k-2026-12/train.sh          # ~90 min on 2 CPU cores
+#   bash results/budget4000-1k-2026-12/train.sh          # ~55 min on 2 CPU cores (7 December 2026)
 #   bash results/budget4000-1k-2026-12/train.sh check    # the losses against the curve's logs
 #   bash results/budget4000-1k-2026-12/train.sh link     # run directories out/n4k/{ledi,fm,fm_eq}_4000
 set -euo pipefail
-source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # look_link; cds to the repo root
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # H, FM (the curve's flags), look_link; cds to the repo root
 O=${CURVE_DIR:-out/n4k}
-H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
-FM="--prior=gaussian --t_dist=logit_normal --lr=6e-4"
 
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1

@@ -11,10 +11,8 @@
 #   bash results/budget500-1k-2026-12/train.sh check    # the losses against the curve's logs
 #   bash results/budget500-1k-2026-12/train.sh link     # run directories out/n5/{ledi,fm,fm_eq}_500 for evaluate.py
 set -euo pipefail
-source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # look_link; cds to the repo root
+source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # H, FM (the curve's flags), look_link; cds to the repo root
 O=${CURVE_DIR:-out/n5}
-H="config/emoji.py --log_interval=100 --ckpt_interval=50 --keep_every=50 --sample_interval=0"
-FM="--prior=gaussian --t_dist=logit_normal --lr=6e-4"
 
 train() {
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
