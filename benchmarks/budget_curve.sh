@@ -18,7 +18,8 @@
 # a look on other runs or another split reuses curve_eval, and one budget's three runs look_link and look_eval
 # (train.sh and eval.sh of results/budget500-1k-2026-12 and results/budget4000-1k-2026-12).
 #
-# The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it). Before 3 Dec 2026 it
+# The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it), each with the sampler at
+# midpoint x8 and x2 (EVAL_SAMPLER); the baseline's: euler x2, midpoint x2, x4, x8 (EVAL_FM). Before 3 Dec 2026 the flow grid
 # was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
 # baseline's target: results/curve-euler1-2026-12 re-evaluated every budget with euler x1 in the grid.
 #
@@ -124,8 +125,9 @@ curve_eval() {   # curve_eval EVAL_DIR SPLIT RUN_DIR...: evaluate.py with the cu
     $PY evaluate.py config/emoji.py "--runs=[${runs%, }]" --eval_dir=$d \
         --eval_split=$split --eval_samples=${EVAL_SAMPLES:-200} --eval_bootstrap=${EVAL_BOOTSTRAP:-500} \
         --speed_repeats=${SPEED_REPEATS:-10} \
-        "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" "--eval_sampler=['midpoint:8', 'midpoint:2']" \
-        "--eval_fm=['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']"
+        "--eval_ledi=${EVAL_LEDI:-['euler:1', 'midpoint:1', 'midpoint:2']}" \
+        "--eval_sampler=${EVAL_SAMPLER:-['midpoint:8', 'midpoint:2']}" \
+        "--eval_fm=${EVAL_FM:-['euler:2', 'midpoint:2', 'midpoint:4', 'midpoint:8']}"
 }
 
 look_link() {   # look_link DIR N FM FM_EQ LEDI_FLOW: DIR's run directories for look_eval: fm_N and fm_eq_N (links to
