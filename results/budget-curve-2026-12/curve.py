@@ -64,6 +64,16 @@ def fmt(s):
     return f"{s['ratio']:.2f}x [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}{reached}]"
 
 
+def goals_met(r, ledi_run, n):
+    """The issue's three goals in results r at budget n, each True or False: the lower 95% ends of ledi_run's speedup
+    against fm_eq_<n> at least 3.75x, against fm_<n> at least 5x (each by FID and by KID; 0 where not reached), and
+    1 midpoint flow step beating fm_eq_<n> at 95% up to at least 8 NFE (by FID and by KID)."""
+    e = [speedup(r, ledi_run, f'fm_eq_{n}', m) for m in ('fid', 'kid')]
+    s = [speedup(r, ledi_run, f'fm_{n}', m) for m in ('fid', 'kid')]
+    lo = lambda x: x['ci'][0] if x['ratio'] is not None else 0.0
+    return [all(lo(x) >= 3.75 for x in e), all(lo(x) >= 5 for x in s), all((beats(x) or 0) >= 8 for x in e)]
+
+
 def beats(s):
     """Of speedup entry s: up to which baseline NFE 1 midpoint flow step (its better sampler setting) wins at 95%."""
     v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]

@@ -13,7 +13,7 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, '..', 'budget-curve-2026-12'))
-from curve import beats, fmt, speedup  # noqa: E402  (the curve's own readers and speedup format)
+from curve import beats, fmt, goals_met, speedup  # noqa: E402  (the curve's own readers and speedup format)
 
 
 def table(n, folder):
@@ -23,7 +23,6 @@ def table(n, folder):
         (d.replace('_', ', '), os.path.join(folder, d, 'results.json'))
         for d in ('tune_400', 'tune_1000', 'test_1000')
         if os.path.isfile(os.path.join(folder, d, 'results.json'))]
-    lo = lambda s: s['ci'][0] if s['ratio'] is not None else 0.0
     print('| split, samples | vs equal compute, FID (target kept) | KID | vs same iterations, FID (target kept) | KID | '
           '1 midpoint step beats equal compute up to NFE, FID / KID | goals met (1 / 2 / 3) |')
     print('|---|---|---|---|---|---|---|')
@@ -31,7 +30,7 @@ def table(n, folder):
         r = json.load(open(p))
         e = [speedup(r, f'ledi_{n}', f'fm_eq_{n}', m) for m in ('fid', 'kid')]
         s = [speedup(r, f'ledi_{n}', f'fm_{n}', m) for m in ('fid', 'kid')]
-        met = [all(lo(x) >= 3.75 for x in e), all(lo(x) >= 5 for x in s), all((beats(x) or 0) >= 8 for x in e)]
+        met = goals_met(r, f'ledi_{n}', n)
         print(f"| {name} | {fmt(e[0])} ({100 * e[0]['target_kept']:.0f}%) | {fmt(e[1])} | "
               f"{fmt(s[0])} ({100 * s[0]['target_kept']:.0f}%) | {fmt(s[1])} | "
               f"{beats(e[0])} / {beats(e[1])} | {' / '.join('yes' if m else 'no' for m in met)} |")

@@ -14,7 +14,7 @@ import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, '..', 'budget-curve-2026-12'))
-from curve import beats, fmt, load, real, speedup  # noqa: E402  (the curve's own readers and speedup format)
+from curve import beats, fmt, goals_met, load, real, speedup  # noqa: E402  (the curve's own readers and speedup format)
 
 res = load([here])[0]
 old = load([os.path.join(here, '..', 'curve-sampler-w-2026-12')])[0]
@@ -40,14 +40,7 @@ for n in sorted(res):
     print(f'| {n} | 0 | ' + row(res[n], f'ledi_{n}', n))
     if n in old:
         print(f'| {n} | 1 (curve) | ' + row(old[n], f'ledi_w_{n}', n))
-met = []
-for n in sorted(res):
-    r = res[n]
-    e = [speedup(r, f'ledi_{n}', f'fm_eq_{n}', m) for m in ('fid', 'kid')]
-    s = [speedup(r, f'ledi_{n}', f'fm_{n}', m) for m in ('fid', 'kid')]
-    lo = lambda x: x['ci'][0] if x['ratio'] is not None else 0.0
-    met.append((n, all(lo(x) >= 3.75 for x in e), all(lo(x) >= 5 for x in s),
-                all((beats(x) or 0) >= 8 for x in e)))
+met = [(n, *goals_met(res[n], f'ledi_{n}', n)) for n in sorted(res)]
 print('\nMet at each budget (goal 1: both lower ends >= 3.75x; goal 2: both >= 5x; goal 3: by FID and by KID):')
 for n, g1, g2, g3 in met:
     print(f'  {n}: goal 1 {"yes" if g1 else "no"}, goal 2 {"yes" if g2 else "no"}, goal 3 {"yes" if g3 else "no"}')
