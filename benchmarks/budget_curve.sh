@@ -16,12 +16,13 @@
 # Sourced (`source benchmarks/budget_curve.sh`), it only defines its functions and settings: a curve with its own
 # training schedule (results/curve-sampler-w-2026-12/train.sh) reuses seconds, rundir, eq_snapshot and stop_past;
 # a look on other runs or another split reuses curve_eval, and one budget's three runs look_link and look_eval
-# (train.sh and eval.sh of results/budget500-1k-2026-12 and results/budget4000-1k-2026-12).
+# (train.sh and eval.sh of results/budget500-1k-2026-12 and results/budget4000-1k-2026-12, eval.sh of
+# results/grid4000-2026-12).
 #
-# The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it), each with the sampler at
-# midpoint x8 and x2 (EVAL_SAMPLER); the baseline's: euler x2, midpoint x2, x4, x8 (EVAL_FM). Before 3 Dec 2026 the flow grid
-# was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step reaches the
-# baseline's target: results/curve-euler1-2026-12 re-evaluated every budget with euler x1 in the grid.
+# The evaluation's LeDiFlow grid: flow euler x1, midpoint x1 and x2 (EVAL_LEDI overrides it), each with the sampler
+# at midpoint x8 and x2 (EVAL_SAMPLER); the baseline's: euler x2, midpoint x2, x4, x8 (EVAL_FM). Before 3 Dec 2026
+# the flow grid was midpoint x1 and x2 only (to save CPU), which understated LeDiFlow's speedup wherever 1 flow step
+# reaches the baseline's target: results/curve-euler1-2026-12 re-evaluated every budget with euler x1 in the grid.
 #
 # LeDiFlow: config/emoji.py (its flow at lr 6e-4 since 3 Dec 2026; results/budget-curve-2026-12 and
 # results/tuned-baseline-2026-12 trained it at 3e-4); aux 800 and sampler 4000 iterations (the headline's; the sampler width 128, batch 512 since 3 Dec 2026, as fast per
