@@ -13,9 +13,11 @@ source "$(dirname "$0")/../../benchmarks/budget_curve.sh"   # look_eval; cds to 
 O=${CURVE_DIR:-out/n4g}
 mkdir -p $O
 for r in ledi fm fm_eq; do
-    [ -d out/n4k/${r}_4000 ] || { echo "no out/n4k/${r}_4000: run results/budget4000-1k-2026-12/train.sh and its link first" >&2; exit 1; }
+    [ -d out/n4k/${r}_4000 ] \
+        || { echo "no out/n4k/${r}_4000: run results/budget4000-1k-2026-12/train.sh and its link first" >&2; exit 1; }
     ln -sfn "$(realpath out/n4k/${r}_4000)" $O/${r}_4000
 done
 EVAL_SAMPLER="['midpoint:8', 'midpoint:3', 'midpoint:2']" \
 EVAL_FM="['euler:2', 'midpoint:2', 'midpoint:3', 'midpoint:4', 'midpoint:6', 'midpoint:8']" \
-    look_eval $O 4000 ${1:?usage: eval.sh tune|test SAMPLES} ${2:?usage: eval.sh tune|test SAMPLES} results/grid4000-2026-12
+    look_eval $O 4000 ${1:?usage: eval.sh tune|test SAMPLES} ${2:?usage: eval.sh tune|test SAMPLES} \
+    results/grid4000-2026-12
