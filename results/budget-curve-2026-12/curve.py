@@ -74,6 +74,31 @@ def goals_met(r, ledi_run, n):
     return [all(lo(x) >= 3.75 for x in e), all(lo(x) >= 5 for x in s), all((beats(x) or 0) >= 8 for x in e)]
 
 
+def goals_table(n, folder):
+    """Print the three goals at budget n as a table: the curve's 400-sample test row (results/curve-tau0-2026-12), then
+    each of folder's <split>_<samples>/results.json that exists (tune_400, tune_1000, test_1000): the lower 95% ends
+    against equal compute and the same iterations by FID and KID, with the share of replicates whose target is the
+    point estimate's, and up to which NFE 1 midpoint step beats the equal-compute baseline at 95%. The looks' goals.py
+    (results/budget500-1k-2026-12, budget4000-1k-2026-12, grid4000-2026-12) call it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    curve = os.path.join(here, '..', 'curve-tau0-2026-12', f'budget_{n}', 'results.json')
+    evals = [('test, 400 (the curve)', curve)] + [
+        (d.replace('_', ', '), os.path.join(folder, d, 'results.json'))
+        for d in ('tune_400', 'tune_1000', 'test_1000')
+        if os.path.isfile(os.path.join(folder, d, 'results.json'))]
+    print('| split, samples | vs equal compute, FID (target kept) | KID | vs same iterations, FID (target kept) | KID | '
+          '1 midpoint step beats equal compute up to NFE, FID / KID | goals met (1 / 2 / 3) |')
+    print('|---|---|---|---|---|---|---|')
+    for name, p in evals:
+        r = json.load(open(p))
+        e = [speedup(r, f'ledi_{n}', f'fm_eq_{n}', m) for m in ('fid', 'kid')]
+        s = [speedup(r, f'ledi_{n}', f'fm_{n}', m) for m in ('fid', 'kid')]
+        met = goals_met(r, f'ledi_{n}', n)
+        print(f"| {name} | {fmt(e[0])} ({100 * e[0]['target_kept']:.0f}%) | {fmt(e[1])} | "
+              f"{fmt(s[0])} ({100 * s[0]['target_kept']:.0f}%) | {fmt(s[1])} | "
+              f"{beats(e[0])} / {beats(e[1])} | {' / '.join('yes' if m else 'no' for m in met)} |")
+
+
 def beats(s):
     """Of speedup entry s: up to which baseline NFE 1 midpoint flow step (its better sampler setting) wins at 95%."""
     v = [p['beats_nfe'] or 0 for p in s['per_setting'] if p['setting'].startswith('midpoint x1,')]

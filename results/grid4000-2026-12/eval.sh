@@ -4,8 +4,8 @@
 # by the curve's evaluation (1,000 replicates, 20 timing rounds) with one more sampler step count for LeDiFlow
 # (midpoint x3, between its x2 and x8) and two more step counts for the baseline (midpoint x3 and x6, 6 and 12 NFE,
 # either side of its x4), on tune first, then on test once if the rule of the plan holds:
-#   bash results/grid4000-2026-12/eval.sh tune 400     # ~26 min on 2 CPU cores, nothing else running
-#   bash results/grid4000-2026-12/eval.sh test 1000    # ~55 min
+#   bash results/grid4000-2026-12/eval.sh tune 1000    # 66 min on 2 CPU cores (7 December 2026), nothing else running
+#   bash results/grid4000-2026-12/eval.sh test 1000    # 63 min
 # Its run directories out/n4g/{ledi,fm,fm_eq}_4000 link to out/n4k's, so the evaluations go to out/n4g/eval_*
 # (not over out/n4k's earlier test evaluation); results.{md,json,csv} are copied to this folder's <split>_<samples>/.
 set -euo pipefail
