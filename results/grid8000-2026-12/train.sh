@@ -28,17 +28,9 @@ train() {
     wait
 }
 
-check() {   # the flows' logged losses against the curve's logs
-    $PY - "$O" <<'PY'
-import json, sys
-O, ref = sys.argv[1], 'results/curve-sampler-w-2026-12/'
-log = lambda p: {r['iter']: r['loss'] for r in map(json.loads, open(p)) if 'loss' in r}
-for mine, theirs in [('fm', 'fm_flow_log.jsonl'), ('ledi', 'ledi_flow_log.jsonl')]:
-    a, b = log(f'{O}/{mine}/flow_log.jsonl'), log(ref + theirs)
-    common = sorted(set(a) & set(b))
-    print(f'{O}/{mine}: {len(common)} logged flow losses in common with the curve\'s (up to {max(common)}), '
-          f'{sum(a[i] != b[i] for i in common)} differ')
-PY
+check() {   # the flows' logged losses against the curve's logs: the 4,000 look's check on these runs (its first two
+            # lines; the rest compares aux and sampler losses, which these runs did not train)
+    CURVE_DIR=$O bash results/budget4000-1k-2026-12/train.sh check | head -2
 }
 
 link() {   # ledi_8000 at tau 0 (the tune look's choice), fm_8000 and fm_eq_8000 (the 10,050-iteration snapshot)
@@ -46,8 +38,6 @@ link() {   # ledi_8000 at tau 0 (the tune look's choice), fm_8000 and fm_eq_8000
 }
 
 case "${1:-train}" in
-    train) train ;;
-    check) check ;;
-    link) link ;;
+    train | check | link) "${1:-train}" ;;
     *) echo "usage: train.sh [train|check|link]" >&2; exit 2 ;;
 esac
