@@ -17,11 +17,13 @@ import json
 import os
 
 here = os.path.dirname(os.path.abspath(__file__))
+budgets = (250, 500, 1000, 2000, 4000, 8000)
+results = {n: json.load(open(os.path.join(here, f'budget_{n}', 'results.json'))) for n in budgets}
 print('| flow iters | LeDiFlow cheapest setting (ms) | vs equal compute: target (ms), ceiling FID / KID | '
       'vs same iterations: target (ms), ceiling FID / KID |')
 print('|---|---|---|---|')
-for n in (250, 500, 1000, 2000, 4000, 8000):
-    r = json.load(open(os.path.join(here, f'budget_{n}', 'results.json')))
+for n in budgets:
+    r = results[n]
     ledi = [x for x in r['rows'] if x['label'] == f'ledi_{n}' and x['kind'] == 'sampled z' and x['nfe'] > 0]
     cheap = min(ledi, key=lambda x: x['ms_measured'])
     cells = []
@@ -37,8 +39,8 @@ print('| flow iters | LeDiFlow cheapest (ms) | its sampler (ms) | one flow NFE (
       'equal compute (ms) | 4 NFE over LeDiFlow, same iterations / equal compute: as measured; sampler free; '
       'one flow NFE alone |')
 print('|---|---|---|---|---|---|')
-for n in (250, 500, 1000, 2000, 4000, 8000):
-    r = json.load(open(os.path.join(here, f'budget_{n}', 'results.json')))
+for n in budgets:
+    r = results[n]
     ms = {(x['label'], x['kind'], x['setting']): x['ms_measured'] for x in r['rows']}
     cheap = ms[(f'ledi_{n}', 'sampled z', 'euler x1, sampler midpoint x2')]
     per_nfe = (ms[(f'ledi_{n}', 'sampled z', 'euler x1, sampler midpoint x8')] - cheap) / 12

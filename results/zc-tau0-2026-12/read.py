@@ -19,11 +19,16 @@ same = sum(key(a) == key(b) for a, b in zip(t1['rows'], ref['rows'])) + \
 print(f'tau 1 check: {same} of {len(ref["rows"]) + len(ref["differences"])} rows and differences identical to '
       f'results/z-ceiling-2026-12/tune_8000_w ({len(t1["rows"])} rows here)\n')
 
-cell = lambda r, m: (f'{r[m] * (1e3 if m == "kid" else 1):.1f} '
-                     f'[{r[m + "_ci"][0] * (1e3 if m == "kid" else 1):.1f}, {r[m + "_ci"][1] * (1e3 if m == "kid" else 1):.1f}]')
+
+def cell(r, m):   # 'value [lo, hi]', KID in units of 1e-3
+    k = 1e3 if m == 'kid' else 1
+    return f'{r[m] * k:.1f} [{r[m + "_ci"][0] * k:.1f}, {r[m + "_ci"][1] * k:.1f}]'
+
+
+t0 = {s: load(os.path.join(here, f'tune_8000_t0_s{s}.json')) for s in (8, 2)}   # the sampler at 8 and 2 steps
 print('| tau 0, flow euler x1 | FID [95%] | KID x1e3 [95%] | NN ratio |\n|---|---|---|---|')
 for s in (8, 2):
-    d = load(os.path.join(here, f'tune_8000_t0_s{s}.json'))
+    d = t0[s]
     rows = {r['set']: r for r in d['rows']}
     names = ['z from training, flow euler x1', 'z from held-out, flow euler x1'] if s == 8 else []
     names += ['sampled z, flow euler x1'] + ([r for r in rows if r.startswith('baseline') and 'x4' in r] if s == 8 else [])
@@ -32,7 +37,7 @@ for s in (8, 2):
         print(f'| {label} | {cell(rows[n], "fid")} | {cell(rows[n], "kid")} | {rows[n]["nn_ratio"]:.2f} |')
 print('\n| tau 0, flow euler x1: difference | FID [95%] | KID x1e3 [95%] |\n|---|---|---|')
 for s in (8, 2):
-    d = load(os.path.join(here, f'tune_8000_t0_s{s}.json'))
+    d = t0[s]
     for r in d['differences']:
         if r['a'] == 'sampled z, flow euler x1':
             print(f'| sampled z (sampler midpoint x{s}) - z from held-out | {cell(r, "fid")} | {cell(r, "kid")} |')
