@@ -43,8 +43,8 @@ log_interval, sample_interval, ckpt_interval, grid_upscale = take(
 # and sampler_mapping_depth (common.sampler_model_args)
 sampler_batch_size, sampler_max_iters, sampler_lr, sampler_steps, sampler_solver, sampler_target, sampler_t_dist = take(
     cfg, 'sampler_batch_size sampler_max_iters sampler_lr sampler_steps sampler_solver sampler_target sampler_t_dist')
-sampler_reflow_from, sampler_reflow_pairs, sampler_reflow_steps = take(
-    cfg, 'sampler_reflow_from sampler_reflow_pairs sampler_reflow_steps')
+sampler_reflow_from, sampler_reflow_pairs, sampler_reflow_steps, sampler_coupling = take(
+    cfg, 'sampler_reflow_from sampler_reflow_pairs sampler_reflow_steps sampler_coupling')
 batch_size = batch_size or sampler_batch_size
 max_iters = max_iters or sampler_max_iters
 lr = lr or sampler_lr
@@ -52,6 +52,10 @@ if sampler_target not in ('sample', 'mean'):
     die(f"sampler_target must be 'sample' or 'mean', got '{sampler_target}'")
 if sampler_t_dist not in ('uniform', 'logit_normal'):
     die(f"sampler_t_dist must be 'uniform' or 'logit_normal', got '{sampler_t_dist}'")
+if sampler_coupling not in ('independent', 'ot'):
+    die(f"sampler_coupling must be 'independent' or 'ot', got '{sampler_coupling}'")
+if sampler_coupling == 'ot' and sampler_reflow_from:
+    die("sampler_reflow_from and sampler_coupling='ot' are two couplings: choose one")
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, precision, the training targets
@@ -178,6 +182,8 @@ while it < max_iters:
             eps = torch.randn(mu_all[idx].shape, generator=g_dev, device=device)
             z = mu_all[idx] + std_all[idx] * eps if sampler_target == 'sample' else mu_all[idx]   # z ~ E(y), or its mean
             noise = torch.randn(z.shape, generator=g_dev, device=device)
+            if sampler_coupling == 'ot':   # minibatch OT: this micro-batch's noise re-paired with its z (per rank)
+                noise = noise[M.ot_pairing(noise, z)]
         else:   # reflow: a pair of the teacher's
             idx = torch.randint(len(n_all), (micro_batch,), generator=g_cpu).to(device)
             noise, z = n_all[idx], z_all[idx]

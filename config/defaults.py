@@ -114,6 +114,9 @@ sampler_target = 'sample'    # what the sampler learns to generate: 'sample' = z
                              # every iteration (the z the flow model was trained on); 'mean' = the posterior mean mu_z
 sampler_t_dist = 'uniform'   # the sampler's training t: 'uniform' (the paper) or 'logit_normal', as t_dist for the
                              # flow; logit-normal helps longer and cheaper samplers, so config/emoji.py uses it
+sampler_coupling = 'independent'  # how the sampler's noise is paired with its z: 'independent' (the paper) or 'ot',
+                             # minibatch optimal transport within each micro-batch (OT-CFM in the 64-number z space;
+                             # not in the paper): straighter paths, so fewer sampler steps should do
 sampler_reflow_from = ''     # reflow (rectified flow's second round; not in the paper): the path of a trained
                              # sampler checkpoint, the teacher. Trains on its pairs (n, z = its ODE solution from n)
                              # instead of (independent noise, encoder z), starting from its weights: the paths become

@@ -435,6 +435,30 @@ def test_sampler_target_and_t_dist(tiny_config, tmp_path, monkeypatch):
     assert d.max() < 1e-6 and dists == {'logit_normal'}                # exactly the posterior means
 
 
+def test_sampler_ot_coupling_pairs_each_batch_by_least_cost(tiny_config, tmp_path, monkeypatch):
+    """--sampler_coupling=ot: every batch the sampler trains on is paired by minibatch OT (no other pairing of its
+    noise and z costs less; the independent coupling's batches do not have that property); refused with reflow."""
+    run('train_aux.py', tiny_config)
+    import model
+    seen, real_loss = [], model.fm_loss
+    monkeypatch.setattr(model, 'fm_loss', lambda v, z, n: seen.append((z.detach().clone(), n.clone())) or real_loss(v, z, n))
+
+    def batches(*args):
+        seen.clear()
+        run_inprocess(monkeypatch, 'train_sampler.py', tiny_config, '--max_iters=3', '--batch_size=16', *args)
+        return list(seen)
+    cost = lambda z, n, p: (n[p] - z).square().sum().item()
+    for z, n in batches('--sampler_coupling=ot'):
+        best = model.ot_pairing(n, z)                     # the least-cost pairing of this batch's noise and z
+        assert cost(z, n, torch.arange(len(n))) == pytest.approx(cost(z, n, best), rel=1e-9)
+    slack = [cost(z, n, torch.arange(len(n))) - cost(z, n, model.ot_pairing(n, z)) for z, n in batches()]
+    assert min(slack) > 0                                 # independent noise: a cheaper pairing exists in every batch
+    p = run('train_sampler.py', tiny_config, '--sampler_coupling=ot', f'--sampler_reflow_from={tmp_path}/t.pt', check=False)
+    assert p.returncode == 1 and 'two couplings' in p.stderr and 'Traceback' not in p.stderr
+    p = run('train_sampler.py', tiny_config, '--sampler_coupling=sinkhorn', check=False)
+    assert p.returncode == 1 and "sampler_coupling must be 'independent' or 'ot'" in p.stderr
+
+
 def test_latent_fd_benchmark(tiny_config, tmp_path):
     """benchmarks/latent_fd.py: the floor is its own unit, an untrained sampler is far from the data; a run with a
     holdout (every run of config/emoji.py) works too."""
