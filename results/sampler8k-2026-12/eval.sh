@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The diagnostic of results/sampler8k-2026-12 (docs/experiments.md, "A longer and an OT-coupled latent sampler at
+# 8,000 iterations"), tune split, ~20 min on 2 CPU cores: the curve's 8,000 networks at tau 0 with three samplers (the
+# curve's, s16k, ot; train.sh link), flow euler x1, sampler midpoint x8, x3, x2, x1, 400 samples, 1,000 replicates;
+# the equal-compute baseline at midpoint x4 and x8 for scale. Timings are not read (few rounds, the same-iteration
+# baseline trained on the other core). results.{md,json,csv} are copied to tune_400/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-.venv/bin/python}
+O=${ZC_DIR:-out/zc}
+R=results/sampler8k-2026-12
+mkdir -p $O/eval_s8k && cp -n $O/eval/*.pt $O/eval_s8k/ 2>/dev/null || true   # the tune reference features
+ln -sfn fm $O/fm_eq_8000
+$PY evaluate.py config/emoji.py "--runs=['$O/ledi_t0', '$O/s16k_t0', '$O/ot_t0', '$O/fm_eq_8000']" \
+    --eval_dir=$O/eval_s8k --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=3 \
+    "--eval_ledi=['euler:1']" "--eval_sampler=['midpoint:8', 'midpoint:3', 'midpoint:2', 'midpoint:1']" \
+    "--eval_fm=['midpoint:4', 'midpoint:8']"
+mkdir -p $R/tune_400 && cp $O/eval_s8k/results.{md,json,csv} $R/tune_400/
