@@ -4,6 +4,9 @@
 # curve's, s16k, ot; train.sh link), flow euler x1, sampler midpoint x8, x3, x2, x1, 400 samples, 1,000 replicates;
 # the equal-compute baseline at midpoint x4 and x8 for scale. Timings are not read (few rounds, the same-iteration
 # baseline trained on the other core). results.{md,json,csv} are copied to tune_400/.
+#   bash results/sampler8k-2026-12/eval.sh            # ~40 min (with the baseline training beside it)
+#   bash results/sampler8k-2026-12/eval.sh ceiling    # the follow-up: s16k's z against unseen images' z at tau 0
+#                                                     # (results/zc-tau0-2026-12's tune_8000_t0_s8 command), ~7 min
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
@@ -11,6 +14,11 @@ O=${ZC_DIR:-out/zc}
 R=results/sampler8k-2026-12
 mkdir -p $O/eval_s8k && cp -n $O/eval/*.pt $O/eval_s8k/ 2>/dev/null || true   # the tune reference features
 ln -sfn fm $O/fm_eq_8000
+if [ "${1:-}" = ceiling ]; then
+    $PY benchmarks/z_ceiling.py $O/s16k_t0 --baseline $O/fm_eq_8000 --flow euler:1 midpoint:1 --sampler midpoint:8 \
+        --eval_dir=$O/eval --out=$R/ceiling_s16k_t0_s8.json > $R/ceiling_s16k_t0_s8.md
+    exit
+fi
 $PY evaluate.py config/emoji.py "--runs=['$O/ledi_t0', '$O/s16k_t0', '$O/ot_t0', '$O/fm_eq_8000']" \
     --eval_dir=$O/eval_s8k --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=3 \
     "--eval_ledi=['euler:1']" "--eval_sampler=['midpoint:8', 'midpoint:3', 'midpoint:2', 'midpoint:1']" \
