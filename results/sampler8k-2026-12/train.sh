@@ -8,8 +8,11 @@
 #   ot     a sampler with sampler_coupling='ot' from scratch, 2,250 iterations: the curve's sampler's training time
 #          (269 s for 4,000; OT pairing of a 512 batch makes each iteration ~1.6x dearer), ~4 min
 #   fm8k   the baseline again from scratch to 8,000 iterations (the same-iteration baseline; out/zc keeps only the
-#          10,050-iteration one), ~95 min, for a goal look should the diagnostic call for one
-#   bash results/sampler8k-2026-12/train.sh [s16k|ot|fm8k|link|check]
+#          10,050-iteration one), ~95 min, for a later goal look; resumes where it stopped
+#   fmeq16k  the equal-compute baseline for LeDiFlow with s16k: out/zc/fm's 10,050 iterations resumed to 11,550 (s16k's
+#          882 extra seconds at the baseline's 0.604 s per iteration in results/zc-tau0-2026-12's run, 6,068 s for
+#          10,050 under the same two-lane load: +1,461, rounded up to 50), ~15 min; for a later goal look
+#   bash results/sampler8k-2026-12/train.sh [s16k|ot|fm8k|fmeq16k|link|check]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
@@ -17,7 +20,7 @@ O=${ZC_DIR:-out/zc}
 P="config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=0"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 [ -f $O/ledi/flow.pt ] || { echo "no $O/ledi/flow.pt: run results/zc-tau0-2026-12/train.sh first" >&2; exit 1; }
-case "${1:?usage: train.sh s16k|ot|fm8k|link|check}" in
+case "${1:?usage: train.sh s16k|ot|fm8k|fmeq16k|link|check}" in
 s16k)
     mkdir -p $O/s16k
     for f in aux.pt sampler.pt sampler_log.jsonl; do cp -n $O/ledi/$f $O/s16k/$f; done
@@ -27,7 +30,11 @@ ot)
     $PY train_sampler.py $P --out_dir=$O/ot --max_iters=2250 --sampler_coupling=ot > $O/ot.log 2>&1 ;;
 fm8k)
     $PY train_flow.py $P --out_dir=$O/fm8k --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=8000 \
-        > $O/fm8k.log 2>&1 ;;
+        $([ -f $O/fm8k/flow.pt ] && echo --init_from=resume) >> $O/fm8k.log 2>&1 ;;
+fmeq16k)
+    mkdir -p $O/fm_eq16k && cp -n $O/fm/flow.pt $O/fm/flow_log.jsonl $O/fm_eq16k/
+    $PY train_flow.py $P --out_dir=$O/fm_eq16k --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=11550 \
+        --init_from=resume > $O/fm_eq16k.log 2>&1 ;;
 link)   # run directories at tau 0 (the curve's LeDiFlow temperature) with the curve's aux and flow: ledi_t0 (the
         # curve's sampler), s16k_t0, ot_t0
     for r in ledi s16k ot; do
@@ -49,5 +56,5 @@ print(f'fm8k: {len(common)} logged iterations in common with the curve (up to {m
       f'{sum(a[i] != b[i] for i in common)} differ')
 PY
     ;;
-*) echo "usage: train.sh s16k|ot|fm8k|link|check" >&2; exit 2 ;;
+*) echo "usage: train.sh s16k|ot|fm8k|fmeq16k|link|check" >&2; exit 2 ;;
 esac
