@@ -7,16 +7,24 @@
 #   bash results/sampler8k-2026-12/eval.sh            # ~40 min (with the baseline training beside it)
 #   bash results/sampler8k-2026-12/eval.sh ceiling    # the follow-up: s16k's z against unseen images' z at tau 0
 #                                                     # (results/zc-tau0-2026-12's tune_8000_t0_s8 command), ~7 min
+#   bash results/sampler8k-2026-12/eval.sh lengths    # the sampler at 4,000, 8,000, 16,000 and 32,000 iterations
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
 O=${ZC_DIR:-out/zc}
 R=results/sampler8k-2026-12
-mkdir -p $O/eval_s8k && cp -n $O/eval/*.pt $O/eval_s8k/ 2>/dev/null || true   # the tune reference features
+for d in eval_s8k eval_len; do mkdir -p $O/$d && cp -n $O/eval/*.pt $O/$d/ 2>/dev/null || true; done   # tune reference features
 ln -sfn fm $O/fm_eq_8000
 if [ "${1:-}" = ceiling ]; then
     $PY benchmarks/z_ceiling.py $O/s16k_t0 --baseline $O/fm_eq_8000 --flow euler:1 midpoint:1 --sampler midpoint:8 \
         --eval_dir=$O/eval --out=$R/ceiling_s16k_t0_s8.json > $R/ceiling_s16k_t0_s8.md
+    exit
+fi
+if [ "${1:-}" = lengths ]; then
+    $PY evaluate.py config/emoji.py "--runs=['$O/ledi_t0', '$O/s8k_t0', '$O/s16k_t0', '$O/s32k_t0']" \
+        --eval_dir=$O/eval_len --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=3 \
+        "--eval_ledi=['euler:1']" "--eval_sampler=['midpoint:8', 'midpoint:3', 'midpoint:2']" "--eval_fm=[]"
+    mkdir -p $R/lengths_400 && cp $O/eval_len/results.{md,json,csv} $R/lengths_400/
     exit
 fi
 $PY evaluate.py config/emoji.py "--runs=['$O/ledi_t0', '$O/s16k_t0', '$O/ot_t0', '$O/fm_eq_8000']" \

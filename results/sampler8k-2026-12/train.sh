@@ -12,7 +12,7 @@
 #   fmeq16k  the equal-compute baseline for LeDiFlow with s16k: out/zc/fm's 10,050 iterations resumed to 11,550 (s16k's
 #          882 extra seconds at the baseline's 0.604 s per iteration in results/zc-tau0-2026-12's run, 6,068 s for
 #          10,050 under the same two-lane load: +1,461, rounded up to 50), ~15 min; for a later goal look
-#   bash results/sampler8k-2026-12/train.sh [s16k|ot|fm8k|fmeq16k|link|check]
+#   bash results/sampler8k-2026-12/train.sh [s16k|s8k|s32k|ot|fm8k|fmeq16k|link|check]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
@@ -20,11 +20,16 @@ O=${ZC_DIR:-out/zc}
 P="config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=0"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 [ -f $O/ledi/flow.pt ] || { echo "no $O/ledi/flow.pt: run results/zc-tau0-2026-12/train.sh first" >&2; exit 1; }
-case "${1:?usage: train.sh s16k|ot|fm8k|fmeq16k|link|check}" in
+case "${1:?usage: train.sh s16k|s8k|s32k|ot|fm8k|fmeq16k|link|check}" in
 s16k)
     mkdir -p $O/s16k
     for f in aux.pt sampler.pt sampler_log.jsonl; do cp -n $O/ledi/$f $O/s16k/$f; done
     $PY train_sampler.py $P --out_dir=$O/s16k --max_iters=16000 --init_from=resume > $O/s16k.log 2>&1 ;;
+s8k | s32k)   # more lengths of the same sampler: the curve's resumed to 8,000, s16k resumed to 32,000
+    if [ $1 = s8k ]; then src=ledi n=8000; else src=s16k n=32000; fi
+    mkdir -p $O/$1
+    for f in aux.pt sampler.pt sampler_log.jsonl; do cp -n $O/$src/$f $O/$1/$f; done
+    $PY train_sampler.py $P --out_dir=$O/$1 --max_iters=$n --init_from=resume > $O/$1.log 2>&1 ;;
 ot)
     mkdir -p $O/ot && cp -n $O/ledi/aux.pt $O/ot/aux.pt
     $PY train_sampler.py $P --out_dir=$O/ot --max_iters=2250 --sampler_coupling=ot > $O/ot.log 2>&1 ;;
@@ -37,16 +42,17 @@ fmeq16k)
         --init_from=resume > $O/fm_eq16k.log 2>&1 ;;
 link)   # run directories at tau 0 (the curve's LeDiFlow temperature) with the curve's aux and flow: ledi_t0 (the
         # curve's sampler), s16k_t0, ot_t0
-    for r in ledi s16k ot; do
+    for r in ledi s16k ot s8k s32k; do
+        [ -f $O/$r/sampler.pt ] || continue
         [ $r = ledi ] || cp -n $O/ledi/flow.pt $O/$r/flow.pt
         $PY results/tau-look-2026-12/runs.py $O/$r 0 --out=$O/${r}_t0 > /dev/null
     done
-    ls -l $O/{ledi,s16k,ot}_t0/ ;;
+    ls -l $O/*_t0/ ;;
 check)  # the samplers' training seconds (equal time: the curve's is 269 s) and fm8k's logged losses against the curve's
     $PY - "$O" <<'PY'
 import json, sys, torch
 O = sys.argv[1]
-for r in ('ledi', 's16k', 'ot'):
+for r in ('ledi', 's8k', 's16k', 's32k', 'ot'):
     ck = torch.load(f'{O}/{r}/sampler.pt', map_location='cpu', weights_only=True)
     print(f"{r}: sampler {ck['iter']} iterations, {ck['train_seconds']:.0f} s, coupling {ck['config'].get('sampler_coupling', 'independent')}")
 log = lambda p: {r['iter']: r['loss'] for r in map(json.loads, open(p)) if 'loss' in r}
@@ -56,5 +62,5 @@ print(f'fm8k: {len(common)} logged iterations in common with the curve (up to {m
       f'{sum(a[i] != b[i] for i in common)} differ')
 PY
     ;;
-*) echo "usage: train.sh s16k|ot|fm8k|fmeq16k|link|check" >&2; exit 2 ;;
+*) echo "usage: train.sh s16k|s8k|s32k|ot|fm8k|fmeq16k|link|check" >&2; exit 2 ;;
 esac
