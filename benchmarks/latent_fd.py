@@ -28,6 +28,21 @@ from metrics import fid as frechet  # noqa: E402  (the Frechet distance of two f
 
 
 @torch.no_grad()
+def training_latents(path):
+    """A run's aux and latent sampler, and the encoder's posterior (mu_z, sigma_z) of every image the run trained
+    on (a run with a holdout never saw the held-out ones), flattened to [N, D] in float64."""
+    aux, aux_ck = load_aux(path, 'cpu')
+    sampler, _ = load_stage(path, 'sampler.pt', 'latent sampler (stage 3)', 'cpu', aux_ck)
+    data = load_data(aux_ck['config']['data'], 0, aux_ck, aux_ck['config'].get('holdout', 0.0))
+    mu, std = [], []
+    for i in range(0, len(data), 256):
+        m, lv = aux.encode(get_batch(data, torch.arange(i, min(i + 256, len(data))), 'cpu'))
+        mu.append(m.double().flatten(1))
+        std.append(torch.exp(0.5 * lv.double()).flatten(1))
+    return aux, sampler, torch.cat(mu), torch.cat(std)
+
+
+@torch.no_grad()
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('runs', nargs='+', help='run directories with aux.pt and sampler.pt')
@@ -44,16 +59,7 @@ def main():
     print(f'FD in z space against half B of the training latents; mean +- sd over {a.repeats} draws\n')
     print('| run | setting | FD | FD / floor |\n|---|---|---|---|')
     for path in a.runs:
-        aux, aux_ck = load_aux(path, 'cpu')
-        sampler, _ = load_stage(path, 'sampler.pt', 'latent sampler (stage 3)', 'cpu', aux_ck)
-        # the images the run trained on (a run with a holdout never saw the held-out ones)
-        data = load_data(aux_ck['config']['data'], 0, aux_ck, aux_ck['config'].get('holdout', 0.0))
-        mu, std = [], []
-        for i in range(0, len(data), 256):
-            m, lv = aux.encode(get_batch(data, torch.arange(i, min(i + 256, len(data))), 'cpu'))
-            mu.append(m.double().flatten(1))
-            std.append(torch.exp(0.5 * lv.double()).flatten(1))
-        mu, std = torch.cat(mu), torch.cat(std)
+        aux, sampler, mu, std = training_latents(path)
         half = len(mu) // 2
         perm = torch.randperm(len(mu), generator=torch.Generator().manual_seed(a.seed))
         A, B = perm[:half], perm[half:2 * half]

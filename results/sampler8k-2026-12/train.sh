@@ -9,10 +9,11 @@
 #          (269 s for 4,000; OT pairing of a 512 batch makes each iteration ~1.6x dearer), ~4 min
 #   fm8k   the baseline again from scratch to 8,000 iterations (the same-iteration baseline; out/zc keeps only the
 #          10,050-iteration one), ~95 min, for a later goal look; resumes where it stopped
-#   fmeq16k  the equal-compute baseline for LeDiFlow with s16k: out/zc/fm's 10,050 iterations resumed to 11,550 (s16k's
-#          882 extra seconds at the baseline's 0.604 s per iteration in results/zc-tau0-2026-12's run, 6,068 s for
-#          10,050 under the same two-lane load: +1,461, rounded up to 50), ~15 min; for a later goal look
-#   bash results/sampler8k-2026-12/train.sh [s16k|s8k|s32k|ot|fm8k|fmeq16k|link|check]
+#   fmeq N the equal-compute baseline for LeDiFlow with a longer sampler: out/zc/fm's 10,050 iterations resumed to N
+#          (the sampler's extra seconds at the baseline's 0.604 s per iteration in results/zc-tau0-2026-12's run,
+#          6,068 s for 10,050 under the same two-lane load, rounded up to 50): 10550 for s8k (+292 s), 11550 for
+#          s16k (+882 s); ~5 and ~15 min; for a later goal look
+#   bash results/sampler8k-2026-12/train.sh [s16k|s8k|s32k|ot|fm8k|fmeq N|link|check]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
@@ -20,7 +21,7 @@ O=${ZC_DIR:-out/zc}
 P="config/emoji.py --log_interval=100 --ckpt_interval=500 --sample_interval=0"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 [ -f $O/ledi/flow.pt ] || { echo "no $O/ledi/flow.pt: run results/zc-tau0-2026-12/train.sh first" >&2; exit 1; }
-case "${1:?usage: train.sh s16k|s8k|s32k|ot|fm8k|fmeq16k|link|check}" in
+case "${1:?usage: train.sh s16k|s8k|s32k|ot|fm8k|fmeq N|link|check}" in
 s16k)
     mkdir -p $O/s16k
     for f in aux.pt sampler.pt sampler_log.jsonl; do cp -n $O/ledi/$f $O/s16k/$f; done
@@ -36,10 +37,11 @@ ot)
 fm8k)
     $PY train_flow.py $P --out_dir=$O/fm8k --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=8000 \
         $([ -f $O/fm8k/flow.pt ] && echo --init_from=resume) >> $O/fm8k.log 2>&1 ;;
-fmeq16k)
-    mkdir -p $O/fm_eq16k && cp -n $O/fm/flow.pt $O/fm/flow_log.jsonl $O/fm_eq16k/
-    $PY train_flow.py $P --out_dir=$O/fm_eq16k --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=11550 \
-        --init_from=resume > $O/fm_eq16k.log 2>&1 ;;
+fmeq)
+    n=${2:?usage: train.sh fmeq ITERATIONS}
+    mkdir -p $O/fm_eq$n && cp -n $O/fm/flow.pt $O/fm/flow_log.jsonl $O/fm_eq$n/
+    $PY train_flow.py $P --out_dir=$O/fm_eq$n --prior=gaussian --t_dist=logit_normal --lr=6e-4 --max_iters=$n \
+        --init_from=resume > $O/fm_eq$n.log 2>&1 ;;
 link)   # run directories at tau 0 (the curve's LeDiFlow temperature) with the curve's aux and flow: ledi_t0 (the
         # curve's sampler), s16k_t0, ot_t0
     for r in ledi s16k ot s8k s32k; do
@@ -62,5 +64,5 @@ print(f'fm8k: {len(common)} logged iterations in common with the curve (up to {m
       f'{sum(a[i] != b[i] for i in common)} differ')
 PY
     ;;
-*) echo "usage: train.sh s16k|s8k|s32k|ot|fm8k|fmeq16k|link|check" >&2; exit 2 ;;
+*) echo "usage: train.sh s16k|s8k|s32k|ot|fm8k|fmeq N|link|check" >&2; exit 2 ;;
 esac

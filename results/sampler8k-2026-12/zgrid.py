@@ -12,20 +12,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-from common import get_batch, load_aux, load_data, load_stage  # noqa: E402
+from benchmarks.latent_fd import training_latents  # noqa: E402
 from metrics import fid as frechet  # noqa: E402
 
 torch.set_grad_enabled(False)
 path = sys.argv[1]
-aux, aux_ck = load_aux(path, 'cpu')
-sampler, _ = load_stage(path, 'sampler.pt', 'latent sampler (stage 3)', 'cpu', aux_ck)
-data = load_data(aux_ck['config']['data'], 0, aux_ck, aux_ck['config'].get('holdout', 0.0))
-mu, std = [], []
-for i in range(0, len(data), 256):
-    m, lv = aux.encode(get_batch(data, torch.arange(i, min(i + 256, len(data))), 'cpu'))
-    mu.append(m.double().flatten(1))
-    std.append(torch.exp(0.5 * lv.double()).flatten(1))
-mu, std = torch.cat(mu), torch.cat(std)
+aux, sampler, mu, std = training_latents(path)
 half = len(mu) // 2
 perm = torch.randperm(len(mu), generator=torch.Generator().manual_seed(0))
 A, B = perm[:half], perm[half:2 * half]
