@@ -20,15 +20,15 @@ if [ "${1:-}" = ceiling ]; then
         --eval_dir=$O/eval --out=$R/ceiling_s16k_t0_s8.json > $R/ceiling_s16k_t0_s8.md
     exit
 fi
+ev() {   # ev RUNS SAMPLER FM NAME: evaluate.py on tune with this folder's instrument, flow euler x1; results to NAME/
+    $PY evaluate.py config/emoji.py "--runs=$1" --eval_dir=$O/eval_$4 --eval_split=tune --eval_samples=400 \
+        --eval_bootstrap=1000 --speed_repeats=3 "--eval_ledi=['euler:1']" "--eval_sampler=$2" "--eval_fm=$3"
+}
 if [ "${1:-}" = lengths ]; then
-    $PY evaluate.py config/emoji.py "--runs=['$O/ledi_t0', '$O/s8k_t0', '$O/s16k_t0', '$O/s32k_t0']" \
-        --eval_dir=$O/eval_len --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=3 \
-        "--eval_ledi=['euler:1']" "--eval_sampler=['midpoint:8', 'midpoint:3', 'midpoint:2']" "--eval_fm=[]"
+    ev "['$O/ledi_t0', '$O/s8k_t0', '$O/s16k_t0', '$O/s32k_t0']" "['midpoint:8', 'midpoint:3', 'midpoint:2']" "[]" len
     mkdir -p $R/lengths_400 && cp $O/eval_len/results.{md,json,csv} $R/lengths_400/
     exit
 fi
-$PY evaluate.py config/emoji.py "--runs=['$O/ledi_t0', '$O/s16k_t0', '$O/ot_t0', '$O/fm_eq_8000']" \
-    --eval_dir=$O/eval_s8k --eval_split=tune --eval_samples=400 --eval_bootstrap=1000 --speed_repeats=3 \
-    "--eval_ledi=['euler:1']" "--eval_sampler=['midpoint:8', 'midpoint:3', 'midpoint:2', 'midpoint:1']" \
-    "--eval_fm=['midpoint:4', 'midpoint:8']"
+ev "['$O/ledi_t0', '$O/s16k_t0', '$O/ot_t0', '$O/fm_eq_8000']" "['midpoint:8', 'midpoint:3', 'midpoint:2', 'midpoint:1']" \
+    "['midpoint:4', 'midpoint:8']" s8k
 mkdir -p $R/tune_400 && cp $O/eval_s8k/results.{md,json,csv} $R/tune_400/
