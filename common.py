@@ -293,7 +293,8 @@ def load_checkpoint(path, what):
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        die(f"{what} checkpoint '{path}' could not be loaded safely ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        die(f"{what} checkpoint '{path}' could not be loaded safely: truncated, corrupt, or holding more than tensors "
+            f"and plain data ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
 
 
 def load_weights(net, state, path):
@@ -318,7 +319,11 @@ def init_state(init_from, path, what, model_args, model, ema, optimizer, scaler,
         return None
     ck = load_checkpoint(path, what)
     if ck['model_args'] != model_args:
-        die(f"{path} was trained with model args {ck['model_args']}, the config gives {model_args}")
+        diff = ', '.join(f'{k} {ck["model_args"].get(k)} there, {model_args.get(k)} here'
+                         for k in sorted(set(ck['model_args']) | set(model_args))
+                         if ck['model_args'].get(k) != model_args.get(k))
+        die(f"{path} was trained with other model args than the config gives ({diff}); resume with the same network "
+            f"settings, or start a new out_dir")
     if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
         die(f"{path} was trained against aux checkpoint {ck.get('aux_ref')}, aux.pt is now {aux_ref(aux_ck)}")
     load_weights(model, ck['model'], path)

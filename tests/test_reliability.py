@@ -193,7 +193,7 @@ def test_mismatched_checkpoints_are_refused(tiny_config, tmp_path):
     p = run('train_flow.py', tiny_config, '--init_from=resume', '--max_iters=2', check=False)
     assert p.returncode == 1 and 'trained against aux checkpoint' in p.stderr
     p = run('train_aux.py', tiny_config, '--init_from=resume', '--max_iters=2', '--aux_widths=[16, 48]', check=False)
-    assert p.returncode == 1 and 'model args' in p.stderr
+    assert p.returncode == 1 and 'model args' in p.stderr and 'widths [16, 32] there, [16, 48] here' in p.stderr
 
 
 def test_malicious_checkpoint_is_refused(tmp_path):
@@ -208,6 +208,11 @@ def test_malicious_checkpoint_is_refused(tmp_path):
     p = run('sample.py', f'--out_dir={out}', check=False)
     assert p.returncode == 1 and 'could not be loaded safely' in p.stderr and 'Traceback' not in p.stderr
     assert not marker.exists()
+    torch.save({'model_args': {}, 'model': {'w': torch.zeros(1000)}}, out / 'flow.pt')
+    data = (out / 'flow.pt').read_bytes()
+    (out / 'flow.pt').write_bytes(data[:len(data) // 2])   # a checkpoint cut short (a copy that did not finish)
+    p = run('sample.py', f'--out_dir={out}', check=False)
+    assert p.returncode == 1 and 'truncated, corrupt' in p.stderr and 'Traceback' not in p.stderr
 
 
 def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
