@@ -319,7 +319,7 @@ def init_state(init_from, path, what, model_args, model, ema, optimizer, scaler,
         return None
     ck = load_checkpoint(path, what)
     if ck['model_args'] != model_args:
-        diff = ', '.join(f'{k} {ck["model_args"].get(k)} there, {model_args.get(k)} here'
+        diff = ', '.join(f'{k} {ck["model_args"].get(k, "unset")} there, {model_args.get(k, "unset")} here'
                          for k in sorted(set(ck['model_args']) | set(model_args))
                          if ck['model_args'].get(k) != model_args.get(k))
         die(f"{path} was trained with other model args than the config gives ({diff}); resume with the same network "
