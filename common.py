@@ -215,7 +215,8 @@ def load_data(path, image_size=0, aux_ck=None, holdout=0.0):
     try:
         data = np.load(path)['images'] if path.endswith('.npz') else np.load(path, mmap_mode='r')
     except Exception as e:
-        die(f"data file '{path}' could not be read ({type(e).__name__}: {e})")
+        die(f"data file '{path}' could not be read as a .npy/.npz image array, the format data/prepare.py writes "
+            f"({type(e).__name__}: {str(e).splitlines()[0][:160]})")
     latent = data_meta(path)
     want = np.float16 if latent else np.uint8
     if data.ndim != 4 or len(data) == 0 or data.dtype != want:

@@ -172,6 +172,9 @@ def test_data_that_disagrees_with_config_or_aux(tiny_config, tmp_path):
     np.save(tmp_path / 'f32.npy', np.zeros((8, 16, 16, 3), np.float32))
     p = run('train_aux.py', tiny_config, f'--data={tmp_path}/f32.npy', check=False)
     assert p.returncode == 1 and 'uint8' in p.stderr
+    (tmp_path / 'photo.npy').write_bytes(b'\x89PNG\r\n not an array')   # e.g. an image given as the data set
+    p = run('train_aux.py', tiny_config, f'--data={tmp_path}/photo.npy', check=False)
+    assert p.returncode == 1 and 'could not be read as a .npy/.npz image array' in p.stderr and 'Traceback' not in p.stderr
     run('train_aux.py', tiny_config, '--max_iters=1')
     p = run('train_flow.py', tiny_config, f'--data={small}', check=False)
     assert p.returncode == 1 and 'aux.pt was trained on 32x32x3 data' in p.stderr and 'Traceback' not in p.stderr
