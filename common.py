@@ -310,6 +310,12 @@ def load_weights(net, state, path):
             f"another version of this repo: retrain it, or check out the version that wrote it")
 
 
+def args_diff(there, here):
+    """The keys where a checkpoint's model args differ from the config's: 'widths [128, 256] there, [64, 128] here'."""
+    return ', '.join(f'{k} {there.get(k, "unset")} there, {here.get(k, "unset")} here'
+                     for k in sorted(set(there) | set(here)) if there.get(k) != here.get(k))
+
+
 def init_state(init_from, path, what, model_args, model, ema, optimizer, scaler, aux_ck=None):
     """'scratch' -> None. 'resume' -> the checkpoint at path, its weights, EMA, optimizer and gradient-scaler
     state loaded into model, ema, optimizer, scaler; refused if it has another architecture or was trained
@@ -320,11 +326,8 @@ def init_state(init_from, path, what, model_args, model, ema, optimizer, scaler,
         return None
     ck = load_checkpoint(path, what)
     if ck['model_args'] != model_args:
-        diff = ', '.join(f'{k} {ck["model_args"].get(k, "unset")} there, {model_args.get(k, "unset")} here'
-                         for k in sorted(set(ck['model_args']) | set(model_args))
-                         if ck['model_args'].get(k) != model_args.get(k))
-        die(f"{path} was trained with other model args than the config gives ({diff}); resume with the same network "
-            f"settings, or start a new out_dir")
+        die(f"{path} was trained with other model args than the config gives "
+            f"({args_diff(ck['model_args'], model_args)}); resume with the same network settings, or start a new out_dir")
     if aux_ck is not None and ck.get('aux_ref') != aux_ref(aux_ck):
         die(f"{path} was trained against aux checkpoint {ck.get('aux_ref')}, aux.pt is now {aux_ref(aux_ck)}")
     load_weights(model, ck['model'], path)

@@ -28,10 +28,10 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
-                    destroy_distributed, die, flow_model_args, get_batch, init_distributed, init_state, load_aux,
-                    load_data, load_stage, log_row, pick_device, pick_dtype, pixel_view, save_checkpoint, save_grid,
-                    start_log)
+from common import (all_ranks_finite_or_die, args_diff, aux_ref, build, check_ranks_in_sync, compute_line,
+                    data_meta, destroy_distributed, die, flow_model_args, get_batch, init_distributed, init_state,
+                    load_aux, load_data, load_stage, log_row, pick_device, pick_dtype, pixel_view, save_checkpoint,
+                    save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -125,8 +125,8 @@ if reflow_from:   # reflow (2-rectified flow): a trained flow model, the teacher
             f'another out_dir (with the same aux.pt for LeDiFlow)')
     teacher, teacher_ck = load_stage(reflow_from, 'flow.pt', 'reflow teacher (a trained flow model)', device, aux_ck)
     if teacher_ck['model_args'] != model_args:
-        die(f"reflow: the teacher {teacher_path} has model args {teacher_ck['model_args']}, the config gives "
-            f"{model_args}")
+        die(f"reflow: the teacher {teacher_path} has other model args than the config gives "
+            f"({args_diff(teacher_ck['model_args'], model_args)})")
     if teacher_ck['config'].get('holdout', 0.0) != holdout:
         die(f"reflow: the teacher {teacher_path} was trained with holdout={teacher_ck['config'].get('holdout', 0.0)}, "
             f"this run has holdout={holdout}")

@@ -21,10 +21,10 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 import model as M
-from common import (all_ranks_finite_or_die, aux_ref, build, check_ranks_in_sync, compute_line, data_meta,
-                    destroy_distributed, die, get_batch, init_distributed, init_state, load_aux, load_data, load_stage,
-                    log_row, pick_device, pick_dtype, pixel_view, sampler_model_args, save_checkpoint, save_grid,
-                    start_log)
+from common import (all_ranks_finite_or_die, args_diff, aux_ref, build, check_ranks_in_sync, compute_line,
+                    data_meta, destroy_distributed, die, get_batch, init_distributed, init_state, load_aux, load_data,
+                    load_stage, log_row, pick_device, pick_dtype, pixel_view, sampler_model_args, save_checkpoint,
+                    save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -117,7 +117,8 @@ scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dtype == 'float16')
 ck = init_state(init_from, ckpt_path, 'latent sampler', model_args, raw_model, ema, optimizer, scaler, aux_ck)
 if teacher is not None and ck is None:   # reflow starts from the teacher's weights
     if teacher_ck['model_args'] != model_args:
-        die(f"reflow: the teacher {sampler_reflow_from} has model args {teacher_ck['model_args']}, the config gives {model_args}")
+        die(f"reflow: the teacher {sampler_reflow_from} has other model args than the config gives "
+            f"({args_diff(teacher_ck['model_args'], model_args)})")
     raw_model.load_state_dict(teacher.state_dict())
     ema.load_state_dict(teacher.state_dict())
 it = ck['iter'] if ck else 0

@@ -239,7 +239,7 @@ def test_flow_dropout_is_recorded_only_when_set_and_resumes_exactly(tiny_config,
     for k in ca['model']:
         torch.testing.assert_close(ca['model'][k], cb['model'][k], atol=0, rtol=0)
     p = run('train_flow.py', tiny_config, f'--out_dir={b}', '--max_iters=6', '--init_from=resume', check=False)
-    assert p.returncode == 1 and 'dropout 0.3 there, unset here' in p.stderr           # resumed without it: a one-line error
+    assert p.returncode == 1 and 'dropout 0.3 there, unset here' in p.stderr  # resumed without it: a one-line error
 
 
 def test_machine_readable_log_resumes_without_doubled_rows(tiny_config, tmp_path):

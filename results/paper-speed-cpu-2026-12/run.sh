@@ -7,7 +7,7 @@
 #   bash results/paper-speed-cpu-2026-12/run.sh && python results/paper-speed-cpu-2026-12/overhead.py
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python )}
+PY=${PYTHON:-.venv/bin/python}
 R=results/paper-speed-cpu-2026-12
 for cfg in ffhq ffhq_sdv; do
     for dt in bfloat16 float32; do
@@ -16,7 +16,7 @@ for cfg in ffhq ffhq_sdv; do
             HF_HUB_OFFLINE=1 $PY benchmarks/speed.py config/$cfg.py --device=cpu --dtype=$dt --speed_batch=2 \
                 --speed_repeats=7 "--eval_ledi=['euler:1', 'midpoint:1']" "--eval_sampler=['$s']" --eval_dir=$d \
                 > /dev/null
-            echo "$d: $(head -c 200 $d/speed.md)"
+            echo "wrote $d/speed.md"
         done
     done
 done
