@@ -10,8 +10,9 @@ Configuration, nanoGPT style: flat Python globals, overridden by config files an
 
 Unlike nanoGPT's configurator, mistakes are one-line errors, not AssertionErrors or silent typos:
 an unknown key (from the command line or a config file) names the closest known keys; a value of
-the wrong type names the key and both types. An int may set a float, None may be set anywhere a
-default is None, bools parse from True/False (any case).
+the wrong type names the key and both types; a number out of its range (a negative lr, ema_decay
+above 1) names the range. An int may set a float, None may be set anywhere a default is None, bools
+parse from True/False (any case).
 """
 import ast
 import difflib
@@ -71,6 +72,31 @@ def parse_value(s):
         return s  # a bare word, e.g. --device=cpu
 
 
+# Numeric settings with a valid range, checked once here: a value outside it is a one-line error before any work,
+# not a ZeroDivisionError in a loop, a ValueError from deep inside torch, or a run that silently learns nothing
+# (w_max = 0 zeroes LeDiFlow's loss; ema_decay > 1 makes the EMA weights diverge). 0 means "the stage's own" for
+# lr, batch_size and max_iters, and "off" for grad_clip, keep_every, max_train_seconds and sample_interval.
+AT_LEAST_0 = ('lr aux_lr flow_lr sampler_lr min_lr weight_decay warmup_iters grad_clip batch_size max_iters '
+              'max_train_seconds keep_every sample_interval kl_weight tau z_noise').split()
+AT_LEAST_1 = ('log_interval ckpt_interval gradient_accumulation_steps max_skipped_in_a_row aux_batch_size '
+              'flow_batch_size sampler_batch_size aux_max_iters flow_max_iters sampler_max_iters reflow_pairs '
+              'reflow_steps sampler_reflow_pairs sampler_reflow_steps steps sampler_steps num_samples sample_batch_size '
+              'frames variations invert_steps eval_bootstrap speed_batch speed_repeats').split()
+
+
+def check_ranges(cfg):
+    for keys, ok, rule in ((AT_LEAST_0, lambda v: v >= 0, 'at least 0'), (AT_LEAST_1, lambda v: v >= 1, 'at least 1'),
+                           (['w_max'], lambda v: v > 0, 'above 0'),
+                           (['ema_decay', 'flow_dropout'], lambda v: 0 <= v < 1, 'in [0, 1)')):
+        for key in keys:
+            if not ok(cfg[key]):
+                fail(f'{key} must be {rule}, got {cfg[key]!r}')
+    if len(cfg['betas']) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in cfg['betas']):
+        fail(f"betas must be two numbers in [0, 1) (AdamW's), got {cfg['betas']!r}")
+    if cfg['logvar_min'] >= cfg['logvar_max']:
+        fail(f"logvar_min ({cfg['logvar_min']}) must be below logvar_max ({cfg['logvar_max']})")
+
+
 def configure(argv=None, set_by=None):
     """-> dict of every config key, after defaults, config files and --key=value overrides. If a dict set_by is
     given, it receives, for every key that a config file or the command line set, where: the file's path or
@@ -96,12 +122,7 @@ def configure(argv=None, set_by=None):
             _unknown(key, defaults, 'on the command line')
         cfg[key] = _check_type(key, parse_value(s), defaults[key], 'on the command line')
         set_by[key] = 'command line'
-    for key in ('log_interval', 'ckpt_interval'):   # every loop takes `it % interval`
-        if cfg[key] < 1:
-            fail(f'{key} must be at least 1, got {cfg[key]} (sample_interval=0 turns grids off; a checkpoint is '
-                 f'always written at the end)')
-    if cfg['sample_interval'] < 0:
-        fail(f"sample_interval must be 0 (no grids) or more, got {cfg['sample_interval']}")
+    check_ranges(cfg)
     return cfg
 
 

@@ -685,6 +685,9 @@ def main():
     fm_flow = [parse_setting(s, 'eval_fm') for s in eval_fm]
     if not run_dirs:
         die("--runs is empty: name the run directories to compare, e.g. --runs=\"['out/emoji', 'out/emoji-fm']\"")
+    if eval_samples < 2 or eval_ref_samples == 1:   # (the other ranges: configurator.py)
+        die(f'eval_samples ({eval_samples}) and eval_ref_samples ({eval_ref_samples}; 0 = all) must be at least 2: '
+            f'FID needs a covariance, KID pairs of images')
     os.makedirs(eval_dir, exist_ok=True)
     dev_name = (torch.cuda.get_device_name(device) if device.startswith('cuda')
                 else f'cpu ({torch.get_num_threads()} threads)')

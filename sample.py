@@ -75,6 +75,8 @@ if min(invert_steps, num_samples, frames, variations) < 1:
     die('invert_steps, num_samples, frames and variations must be >= 1')
 if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
     die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
+if not 0 <= border < 0.5:
+    die(f'border is the fraction of the side kept at each edge: in [0, 0.5), got {border}')
 if interp not in ('linear', 'slerp'):
     die(f"interp must be 'linear' or 'slerp', got '{interp}'")
 M.USE_NATTEN = use_natten   # natten's CUDA kernels where they exist, else the pure-PyTorch path
@@ -176,17 +178,19 @@ def load_mask(image_size, border=None):
         elif img.size != (W, H):
             die(f'mask {mask} is {img.size[0]}x{img.size[1]}, but the image is {image_size[0]}x{image_size[1]} '
                 f'and the model {W}x{H}; give a mask of either size')
-        return (torch.from_numpy(np.asarray(img.convert('L'), dtype=np.float32) / 255.0 > 0.5).float()[None, None])
-    if box:
+        m = torch.from_numpy(np.asarray(img.convert('L'), dtype=np.float32) / 255.0 > 0.5).float()[None, None]
+    elif box:
         x0, y0, x1, y1 = box
         if not (0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H):
             die(f'box {box} must satisfy 0 <= x0 < x1 <= {W} and 0 <= y0 < y1 <= {H} (model pixels)')
         m[..., y0:y1, x0:x1] = 1
-        return m
-    if border is None:
+    elif border is None:
         die('--mode=inpaint needs --mask=PNG or --box=[x0, y0, x1, y1]')
-    b = int(round(border * H))
-    m[..., b:H - b, b:W - b] = 1
+    else:
+        b = int(round(border * H))
+        m[..., b:H - b, b:W - b] = 1
+    if not m.any():
+        die(f'the mask regenerates no pixel ({"white = regenerate in " + mask if mask else f"border {border} of {H} px"})')
     return m
 
 

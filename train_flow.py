@@ -67,8 +67,8 @@ if reflow_from and coupling == 'ot':
 if coupling == 'ot' and learned:   # docs/method.md: each x0 belongs to its own image's z
     die("coupling='ot' re-pairs noise and images, but the learned prior's x0 is drawn from its own image's z: "
         "use it with --prior=gaussian (the OT-CFM baseline)")
-if z_noise < 0 or (z_noise and not learned):
-    die(f"z_noise is the std of the noise on LeDiFlow's z: >= 0, and 0 with --prior=gaussian (no z); got {z_noise}")
+if z_noise and not learned:   # (z_noise < 0: configurator.py's range check)
+    die(f"z_noise is the std of the noise on LeDiFlow's z: 0 with --prior=gaussian (no z); got {z_noise}")
 
 # -----------------------------------------------------------------------------
 # set-up: ranks, the frozen aux model, data, precision

@@ -122,6 +122,11 @@ def test_application_errors(trained, tmp_path):
     assert 'needs --mask' in fails('--mode=inpaint', f'--image={trained}/face.png')
     assert 'box' in fails('--mode=inpaint', f'--image={trained}/face.png', '--box=[0, 0, 40, 4]')
     assert "mode must be" in fails('--mode=edit')
+    assert 'border is the fraction' in fails('--mode=anonymize', f'--image={trained}/face.png', '--border=0.6')
+    assert 'regenerates no pixel (border 0.49 of 32 px)' in fails('--mode=anonymize', f'--image={trained}/face.png',
+                                                                 '--border=0.49')   # rounds to 16 px at each edge
+    Image.new('L', (32, 32)).save(tmp_path / 'black.png')
+    assert 'regenerates no pixel' in fails('--mode=inpaint', f'--image={trained}/face.png', f'--mask={tmp_path}/black.png')
 
 
 @pytest.mark.parametrize('interp', ['linear', 'slerp'])

@@ -53,5 +53,18 @@ def test_other_mistakes(tmp_path):
     assert 'SyntaxError' in error([str(bad)])
     assert 'ckpt_interval must be at least 1' in error(['--ckpt_interval=0'])   # was a ZeroDivisionError in the loop
     assert 'log_interval must be at least 1' in error(['--log_interval=-5'])
-    assert 'sample_interval must be 0' in error(['--sample_interval=-1'])
+    assert 'sample_interval must be at least 0' in error(['--sample_interval=-1'])
     assert configure(['--sample_interval=0'])['sample_interval'] == 0
+
+
+def test_out_of_range_values():
+    """Each of these ran before (or raised deep inside torch): w_max 0 zeroes the loss, ema_decay > 1 diverges."""
+    for arg, says in (('--lr=-1', 'lr must be at least 0, got -1.0'), ('--w_max=0', 'w_max must be above 0'),
+                      ('--ema_decay=1.5', 'ema_decay must be in [0, 1)'), ('--flow_dropout=1', 'flow_dropout must be'),
+                      ('--warmup_iters=-5', 'warmup_iters must be at least 0'),
+                      ('--gradient_accumulation_steps=0', 'gradient_accumulation_steps must be at least 1'),
+                      ('--speed_repeats=0', 'speed_repeats must be at least 1'), ('--betas=[0.9]', 'betas must be two'),
+                      ('--betas=[0.9, 1.0]', 'betas must be two'), ('--logvar_min=5', 'logvar_min (5.0) must be below')):
+        assert says in error([arg]), arg
+    cfg = configure(['--sampler_lr=0', '--grad_clip=0', '--ema_decay=0', '--tau=0'])   # the edges stay allowed
+    assert cfg['sampler_lr'] == 0 and cfg['ema_decay'] == 0

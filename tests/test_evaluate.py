@@ -444,6 +444,9 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     run('train_flow.py', tiny_config, '--prior=gaussian', f'--out_dir={tmp_path}/fm_all')
     p = run('evaluate.py', *args[:1], f"--runs=['{fm}', '{tmp_path}/fm_all']", *args[2:], check=False)
     assert p.returncode == 1 and 'error: the runs were trained with different holdouts' in p.stderr
+    p = run('evaluate.py', *args, '--eval_samples=1', check=False)   # FID and KID need two images at least
+    assert p.returncode == 1 and p.stderr.strip() == ('error: eval_samples (1) and eval_ref_samples (30; 0 = all) must '
+                                                      'be at least 2: FID needs a covariance, KID pairs of images')
 
 
 def test_save_npz_reloads_the_same_pixels(tiny_config, tmp_path):
