@@ -508,6 +508,18 @@ def grid_scale(size, upscale=True):
     return max(1, math.ceil(128 / size)) if upscale and size <= 64 else 1
 
 
+def make_dir(path):
+    """os.makedirs(path, exist_ok=True), with a one-line error where it cannot be made (a file in its way, no
+    permission, a read-only or full disk) -> path."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        die(f"'{path}' is a file, where a directory is needed")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        die(f"cannot create the directory '{path}' ({e.strerror or e})")
+    return path
+
+
 def save_grid(x, path, nrow=8, upscale=True):
     """Save images [B, C, H, W] in [-1, 1] as one PNG grid, nrow images per row, 2 px white gaps, enlarged by
     grid_scale (nearest neighbour: every pixel becomes a k x k block, gaps too; upscale=False: native size)."""
@@ -520,6 +532,6 @@ def save_grid(x, path, nrow=8, upscale=True):
         grid[2 + r * (H + 2):2 + r * (H + 2) + H, 2 + c * (W + 2):2 + c * (W + 2) + W] = img
     k = grid_scale(min(H, W), upscale)
     grid = grid.repeat(k, axis=0).repeat(k, axis=1)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    make_dir(os.path.dirname(os.path.abspath(path)))
     Image.fromarray(grid[..., 0] if C == 1 else grid).save(path)
     return path

@@ -80,8 +80,8 @@ AT_LEAST_0 = ('lr aux_lr flow_lr sampler_lr min_lr weight_decay warmup_iters gra
               'max_train_seconds keep_every sample_interval kl_weight tau z_noise').split()
 AT_LEAST_1 = ('log_interval ckpt_interval gradient_accumulation_steps max_skipped_in_a_row aux_batch_size '
               'flow_batch_size sampler_batch_size aux_max_iters flow_max_iters sampler_max_iters reflow_pairs '
-              'reflow_steps sampler_reflow_pairs sampler_reflow_steps steps sampler_steps num_samples sample_batch_size '
-              'frames variations invert_steps eval_bootstrap speed_batch speed_repeats').split()
+              'reflow_steps sampler_reflow_pairs sampler_reflow_steps steps sampler_steps num_samples '
+              'sample_batch_size variations invert_steps eval_bootstrap speed_batch speed_repeats').split()
 
 
 def check_ranges(cfg):

@@ -84,7 +84,7 @@ from tqdm import tqdm
 import metrics
 import model as M
 from common import (SPLIT_SEED, compute_line, data_meta, data_split, die, get_batch, load_checkpoint, load_data,
-                    load_run, load_vae, pick_device, pick_dtype, to_uint8, vae_decode)
+                    load_run, load_vae, make_dir, pick_device, pick_dtype, to_uint8, vae_decode)
 from configurator import configure, take
 
 
@@ -688,7 +688,7 @@ def main():
     if eval_samples < 2 or eval_ref_samples == 1:   # (the other ranges: configurator.py)
         die(f'eval_samples ({eval_samples}) and eval_ref_samples ({eval_ref_samples}; 0 = all) must be at least 2: '
             f'FID needs a covariance, KID pairs of images')
-    os.makedirs(eval_dir, exist_ok=True)
+    make_dir(eval_dir)
     dev_name = (torch.cuda.get_device_name(device) if device.startswith('cuda')
                 else f'cpu ({torch.get_num_threads()} threads)')
     t_start = time.time()

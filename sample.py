@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 import model as M
 from common import (compute_line, destroy_distributed, die, init_distributed, load_image, load_run, load_vae,
-                    pick_dtype, save_grid, to_uint8, vae_decode)
+                    make_dir, pick_dtype, save_grid, to_uint8, vae_decode)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -71,8 +71,8 @@ def check_sampling(cfg):
 
 
 check_sampling(cfg)   # what the command line and config files gave, before any work
-if min(invert_steps, num_samples, frames, variations) < 1:
-    die('invert_steps, num_samples, frames and variations must be >= 1')
+if frames < 2:   # (num_samples, variations, invert_steps, ...: configurator.py's range check)
+    die(f'frames must be at least 2 (the two ends of the interpolation), got {frames}')
 if mode not in ('sample', 'interpolate', 'inpaint', 'anonymize'):
     die(f"mode must be 'sample', 'interpolate', 'inpaint' or 'anonymize', got '{mode}'")
 if not 0 <= border < 0.5:
@@ -112,6 +112,9 @@ if latent and mode != 'sample':
 vae_model = load_vae(vae or latent['vae'], device) if latent else None
 g = torch.Generator().manual_seed(seed)
 output = output or os.path.join(out_dir, f'samples_{solver}{steps}.png' if mode == 'sample' else f'{mode}.png')
+for path in (output, save_npz) if master else ():   # their folders, before any work
+    if path:
+        make_dir(os.path.dirname(os.path.abspath(path)))
 
 
 # -----------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import model as M
 from common import (all_ranks_finite_or_die, aux_model_args, build, check_ranks_in_sync, compute_line, data_meta,
-                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, log_row, pick_device,
-                    pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
+                    destroy_distributed, die, get_batch, init_distributed, init_state, load_data, log_row, make_dir,
+                    pick_device, pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -60,7 +60,7 @@ torch.manual_seed(seed)   # the initial weights: the same on every rank
 dataset = load_data(data, image_size, holdout=holdout)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-os.makedirs(out_dir, exist_ok=True)
+make_dir(out_dir)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'aux.pt')
 

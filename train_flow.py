@@ -30,8 +30,8 @@ from tqdm import tqdm
 import model as M
 from common import (all_ranks_finite_or_die, args_diff, aux_ref, build, check_ranks_in_sync, compute_line,
                     data_meta, destroy_distributed, die, flow_model_args, get_batch, init_distributed, init_state,
-                    load_aux, load_data, load_stage, log_row, pick_device, pick_dtype, pixel_view, save_checkpoint,
-                    save_grid, start_log)
+                    load_aux, load_data, load_stage, log_row, make_dir, pick_device, pick_dtype, pixel_view,
+                    save_checkpoint, save_grid, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -81,7 +81,7 @@ if int(os.environ.get('RANK', 0)) == 0:   # first, so that it shows even when a 
 if learned and reflow_from and not os.path.exists(os.path.join(out_dir, 'aux.pt')):
     # a reflowed LeDiFlow flow keeps its teacher's aux model and latent sampler: copy them into out_dir (atomically,
     # each rank its own temp file: several ranks may copy at once, and each leaves a whole file)
-    os.makedirs(out_dir, exist_ok=True)
+    make_dir(out_dir)
     for name in ('aux.pt', 'sampler.pt'):
         src, dst = os.path.join(reflow_from, name), os.path.join(out_dir, name)
         if os.path.isfile(src) and not os.path.exists(dst):
@@ -102,7 +102,7 @@ aux, aux_ck = load_aux(out_dir, device) if learned else (None, None)
 dataset = load_data(data, image_size, aux_ck, holdout)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode
 N, H, W, C = dataset.shape
-os.makedirs(out_dir, exist_ok=True)
+make_dir(out_dir)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'flow.pt')
 

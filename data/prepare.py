@@ -28,7 +28,7 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import center_crop_resize, to_rgb  # noqa: E402  (the repo root's common.py)
+from common import center_crop_resize, make_dir, to_rgb  # noqa: E402  (the repo root's common.py)
 
 EXTS = {'.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff', '.gif'}
 MIN_SIDE = 16  # images whose shorter side is below this are skipped as too small
@@ -89,7 +89,7 @@ def prepare(src, out, size, workers=None):
     files = list_images(src)
     if not files:
         sys.exit(f"error: no image files ({', '.join(sorted(EXTS))}) found under {src}")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    make_dir(os.path.dirname(os.path.abspath(out)))
     tmp, skipped, count = out + '.tmp', {}, 0
     workers = workers or min(8, os.cpu_count() or 1)
     # Written as they come, never held together: a .npy header for all files, then each image's bytes appended
@@ -156,7 +156,7 @@ def encode(src, out, vae_path, size, batch=32, device='auto'):
     with torch.no_grad():
         c, h, w = vae_encode(vae, meta, to_tensor(read(0, 1))).shape[1:]
     partial, progress = out + '.partial.npy', out + '.progress.json'
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    make_dir(os.path.dirname(os.path.abspath(out)))
     done = 0
     if os.path.isfile(partial) and os.path.isfile(progress):
         state = json.load(open(progress))

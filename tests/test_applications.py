@@ -119,9 +119,11 @@ def test_application_errors(trained, tmp_path):
     assert 'not found' in fails('--mode=inpaint', '--image=/no/such.png', '--box=[0, 0, 4, 4]')
     (tmp_path / 'junk.png').write_text('not a png')
     assert 'could not be read' in fails('--mode=anonymize', f'--image={tmp_path}/junk.png')
+    assert 'is a file, where a directory is needed' in fails(f'--output={tmp_path}/junk.png/samples.png')
     assert 'needs --mask' in fails('--mode=inpaint', f'--image={trained}/face.png')
     assert 'box' in fails('--mode=inpaint', f'--image={trained}/face.png', '--box=[0, 0, 40, 4]')
     assert "mode must be" in fails('--mode=edit')
+    assert 'frames must be at least 2' in fails('--mode=interpolate', '--frames=1')
     assert 'border is the fraction' in fails('--mode=anonymize', f'--image={trained}/face.png', '--border=0.6')
     assert 'regenerates no pixel (border 0.49 of 32 px)' in fails('--mode=anonymize', f'--image={trained}/face.png',
                                                                  '--border=0.49')   # rounds to 16 px at each edge

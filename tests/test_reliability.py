@@ -243,7 +243,10 @@ def test_impossible_configs_fail_before_work(tiny_config, tmp_path):
                       (['train_flow.py', '--prior=vae'], "prior must be 'learned' or 'gaussian'"),
                       (['train_aux.py', '--init_from=latest'], "init_from must be 'scratch' or 'resume'"),
                       (['sample.py', '--solver=rk45'], 'unknown solver'),
-                      (['train_aux.py', '--device=cuda'], 'CUDA is not available')]:
+                      (['train_aux.py', '--device=cuda'], 'CUDA is not available'),
+                      (['train_aux.py', f'--out_dir={tiny_config}'], 'is a file, where a directory is needed'),
+                      (['train_aux.py', f'--out_dir={tiny_config}/out'], 'cannot create the directory'),
+                      (['evaluate.py', f'--eval_dir={tiny_config}'], 'is a file, where a directory is needed')]:
         p = run(args[0], tiny_config, *args[1:], check=False)
         assert p.returncode == 1 and msg in p.stderr and 'Traceback' not in p.stderr, (args, p.stderr)
         assert not (tmp_path / 'out' / 'aux.pt').exists()
