@@ -23,7 +23,8 @@ DEFAULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'config', 'd
 
 
 def fail(msg):
-    sys.exit(f'config error: {msg}')
+    # under torchrun every rank reads the same config and meets the same error: rank 0 says it, every rank exits 1
+    sys.exit(f'config error: {msg}' if int(os.environ.get('RANK', 0)) == 0 else 1)
 
 
 def _exec_file(path, cfg):

@@ -334,6 +334,12 @@ def test_errors_under_torchrun_print_once_and_every_rank_exits_1(tiny_config, tm
     assert [p.returncode for p in procs] == [1, 1]
     assert err0.count('error:') == 1 and 'aux.pt' in err0 and 'Traceback' not in err0
     assert err1 == ''
+    procs = [subprocess.Popen([sys.executable, 'train_flow.py', tiny_config, '--lr=-1'], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env, RANK=str(r), LOCAL_RANK=str(r)))
+             for r in (0, 1)]   # a config error, too
+    (out0, err0), (out1, err1) = (p.communicate(timeout=120) for p in procs)
+    assert [p.returncode for p in procs] == [1, 1]
+    assert err0.strip() == 'config error: lr must be at least 0, got -1.0' and err1 == ''
     p = run(sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', 'train_flow.py',
             tiny_config, check=False)
     assert p.returncode != 0 and p.stderr.count("error: prior='learned' needs") == 1, p.stderr
