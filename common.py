@@ -395,6 +395,8 @@ def load_vae(path, device):
     """AutoencoderKL or AutoencoderTiny from a local directory (a Stable Diffusion repo with a vae/
     subfolder works too), or a hub name when there is network."""
     import diffusers  # only latent mode needs it
+    if not os.path.isdir(path) and (os.path.isabs(path) or path.startswith('.') or path.count('/') != 1):
+        die(f"VAE directory '{path}' not found (a local copy of a diffusers VAE, e.g. stable-diffusion-2's vae folder)")
     sub = 'vae' if os.path.isfile(os.path.join(path, 'vae', 'config.json')) else None
     cfg_file = os.path.join(path, sub or '', 'config.json')
     kind = json.load(open(cfg_file)).get('_class_name', 'AutoencoderKL') if os.path.isfile(cfg_file) else 'AutoencoderKL'

@@ -133,3 +133,11 @@ def test_autoencoder_tiny_round_trip(tmp_path):
     z = common.vae_encode(vae, meta, torch.rand(2, 3, 32, 32) * 2 - 1)
     assert z.shape == (2, 4, 4, 4)
     assert common.vae_decode(vae, meta, z).shape == (2, 3, 32, 32)
+
+
+def test_a_missing_vae_directory_is_named_not_looked_up_on_the_hub(tmp_path):
+    np.save(tmp_path / 'pixels.npy', np.load(f'{ROOT}/data/emoji/emoji32.npz')['images'][:4])
+    p = run('data/prepare.py', f'--src={tmp_path}/pixels.npy', f'--out={tmp_path}/lat.npy', f'--vae={tmp_path}/no_vae',
+            check=False)
+    assert p.returncode == 1 and f"error: VAE directory '{tmp_path}/no_vae' not found" in p.stderr
+    assert 'huggingface' not in p.stderr and 'Traceback' not in p.stderr
