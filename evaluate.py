@@ -234,6 +234,11 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, 
     """One run directory: its networks, what it is, its settings to evaluate, its training time. tau: the
     prior temperature given on the command line or in a config file, else the run's own (its flow.pt's config)."""
     flow, aux, sampler, flow_ck = load_run(path, device)
+    lists = ((('eval_ledi', ledi_flow), ('eval_sampler', sampler_settings)) if aux is not None
+             else (('eval_fm', fm_flow),))
+    if not all(settings for _, settings in lists):
+        die(f"{path} is a {'LeDiFlow' if aux is not None else 'baseline'} run, but "
+            f"{' and '.join(k for k, settings in lists if not settings)} is empty: it would have nothing to evaluate")
     latent = flow_ck.get('latent')
     shape = (flow_ck['model_args']['channels'], *flow_ck['model_args']['image_size'])
     pixels = latent['image_size'] if latent else shape[1:]

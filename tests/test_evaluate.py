@@ -447,6 +447,9 @@ def test_sweep_end_to_end(tiny_config, tmp_path):
     p = run('evaluate.py', *args, '--eval_samples=1', check=False)   # FID and KID need two images at least
     assert p.returncode == 1 and p.stderr.strip() == ('error: eval_samples (1) and eval_ref_samples (30; 0 = all) must '
                                                       'be at least 2: FID needs a covariance, KID pairs of images')
+    p = run('evaluate.py', *args, '--eval_sampler=[]', check=False)   # was an IndexError deep inside
+    assert p.returncode == 1 and p.stderr.strip() == (f'error: {out} is a LeDiFlow run, but eval_sampler is empty: it '
+                                                      f'would have nothing to evaluate')
 
 
 def test_save_npz_reloads_the_same_pixels(tiny_config, tmp_path):
