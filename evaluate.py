@@ -230,7 +230,18 @@ def noise_key(run):
     return ('learned', tuple(run.aux.z_shape), tuple(run.aux.x_shape)) if run.learned else ('gaussian', tuple(run.shape))
 
 
-def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau=None):
+def run_labels(paths):
+    """Each run's label in the results: its directory's name, or as many of its last path parts as tell the runs
+    apart (out/a/ledi and out/b/ledi -> a/ledi, b/ledi)."""
+    parts = [os.path.abspath(p).split(os.sep) for p in paths]
+    for k in range(1, max(map(len, parts)) + 1):
+        labels = ['/'.join(p[-k:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    die(f'--runs names the same run directory more than once: {paths}')
+
+
+def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau=None, label=None):
     """One run directory: its networks, what it is, its settings to evaluate, its training time. tau: the
     prior temperature given on the command line or in a config file, else the run's own (its flow.pt's config)."""
     flow, aux, sampler, flow_ck = load_run(path, device)
@@ -258,7 +269,7 @@ def load_eval_run(path, device, data_arr, ledi_flow, sampler_settings, fm_flow, 
     train = ', '.join(stage_line(s) for s in stages)
     if all(secs.values()):
         train += f' (training {sum(secs.values()) / 60:.1f} min in all)'
-    return Run(label=os.path.basename(os.path.normpath(path)), flow=flow, aux=aux, sampler=sampler, shape=shape,
+    return Run(label=label or os.path.basename(os.path.normpath(path)), flow=flow, aux=aux, sampler=sampler, shape=shape,
                device=device, latent=latent, vae=load_vae(latent['vae'], device) if latent else None, path=path,
                train=train, train_seconds=sum(secs.values()) if all(secs.values()) else None,
                settings=settings_of(aux is not None, ledi_flow, sampler_settings, fm_flow),
@@ -710,8 +721,8 @@ def main():
     metric_names = ['fid', 'kid'] + (['cmmd'] if clip else [])
     latent = data_meta(data)
     data_arr = load_data(latent['source'] if latent else data)
-    runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau if 'tau' in set_by else None)
-            for p in run_dirs]
+    runs = [load_eval_run(p, device, data_arr, ledi_flow, sampler_settings, fm_flow, tau if 'tau' in set_by else None,
+                          label) for p, label in zip(run_dirs, run_labels(run_dirs))]
     if len({r.holdout for r in runs}) > 1:   # the memorisation check needs images that no run has seen
         die(f'the runs were trained with different holdouts ({ {r.path: r.holdout for r in runs} }): they must leave '
             f'out the same images')

@@ -283,6 +283,13 @@ def test_baseline_samples_at_its_own_temperature():
     assert 0.5 < x[1.0].std() < 1.5
 
 
+def test_run_labels_tell_runs_of_the_same_name_apart():
+    assert E.run_labels(['out/ledi', 'out/fm/']) == ['ledi', 'fm']
+    assert E.run_labels(['out/a/ledi', 'out/b/ledi', 'out/fm']) == ['a/ledi', 'b/ledi', 'out/fm']
+    with pytest.raises(SystemExit):   # the same directory twice
+        E.run_labels(['out/ledi', 'out/./ledi/'])
+
+
 def test_split_indices_are_disjoint_fixed_and_keep_z_from_data_out_of_the_reference():
     tune_ref, tune_others, tune_held = E.split_indices(3391, 'tune', 1000)
     test_ref, test_others, test_held = E.split_indices(3391, 'test', 1000)
