@@ -112,9 +112,8 @@ if latent and mode != 'sample':
 vae_model = load_vae(vae or latent['vae'], device) if latent else None
 g = torch.Generator().manual_seed(seed)
 output = output or os.path.join(out_dir, f'samples_{solver}{steps}.png' if mode == 'sample' else f'{mode}.png')
-for path in (output, save_npz) if master else ():   # their folders, before any work
-    if path:
-        make_dir(os.path.dirname(os.path.abspath(path)))
+for path in filter(None, (output, save_npz)):   # their folders, before any work (every rank: each writes its npz part)
+    make_dir(os.path.dirname(os.path.abspath(path)))
 
 
 # -----------------------------------------------------------------------------
