@@ -257,6 +257,9 @@ def get_batch(data, idx, device, flip=False, gen=None):
 # -----------------------------------------------------------------------------
 # checkpoints
 
+_written = {}   # checkpoint path -> the iteration this process last wrote there (for say_what_ctrl_c_kept)
+
+
 def save_checkpoint(obj, path):
     """Atomic: write a temp file in the same folder, fsync, rename over the old one, fsync the folder.
     A crash at any moment leaves either the old or the new checkpoint, never a torn one.
@@ -274,6 +277,7 @@ def save_checkpoint(obj, path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _written[path] = obj.get('iter')
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
@@ -285,6 +289,24 @@ def save_checkpoint(obj, path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def say_what_ctrl_c_kept(ckpt_path):
+    """Ctrl-C in a training script: instead of Python's traceback, one line (rank 0) saying what is kept and how to
+    go on. Checkpoints are atomic, so only the iterations since the last one are lost. Other errors keep theirs."""
+    def hook(kind, value, tb):
+        if not issubclass(kind, KeyboardInterrupt):
+            return sys.__excepthook__(kind, value, tb)
+        if int(os.environ.get('RANK', 0)) != 0:
+            return
+        if ckpt_path in _written:
+            kept = f'{ckpt_path} holds iteration {_written[ckpt_path]}; --init_from=resume goes on from there'
+        elif os.path.isfile(ckpt_path):
+            kept = f'{ckpt_path} is as this run found it (no checkpoint written yet); --init_from=resume goes on from it'
+        else:
+            kept = 'before the first checkpoint, nothing was written'
+        print(f'interrupted: {kept}', file=sys.stderr, flush=True)
+    sys.excepthook = hook
 
 
 def load_checkpoint(path, what):

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 import model as M
 from common import (all_ranks_finite_or_die, aux_model_args, build, check_ranks_in_sync, compute_line, data_meta,
                     destroy_distributed, die, get_batch, init_distributed, init_state, load_data, log_row, make_dir,
-                    pick_device, pick_dtype, pixel_view, save_checkpoint, save_grid, start_log)
+                    pick_device, pick_dtype, pixel_view, save_checkpoint, save_grid, say_what_ctrl_c_kept, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -63,6 +63,7 @@ N, H, W, C = dataset.shape
 make_dir(out_dir)
 to_pixels = pixel_view(latent, device)  # grids: the VAE decodes latents in latent mode
 ckpt_path = os.path.join(out_dir, 'aux.pt')
+say_what_ctrl_c_kept(ckpt_path)   # Ctrl-C: one line naming the last checkpoint, not a traceback
 
 # -----------------------------------------------------------------------------
 # model, optimizer, resume

@@ -24,7 +24,7 @@ import model as M
 from common import (all_ranks_finite_or_die, args_diff, aux_ref, build, check_ranks_in_sync, compute_line,
                     data_meta, destroy_distributed, die, get_batch, init_distributed, init_state, load_aux, load_data,
                     load_stage, log_row, pick_device, pick_dtype, pixel_view, sampler_model_args, save_checkpoint,
-                    save_grid, start_log)
+                    save_grid, say_what_ctrl_c_kept, start_log)
 from configurator import configure, take
 
 # -----------------------------------------------------------------------------
@@ -72,6 +72,7 @@ if batch_size % (world * gradient_accumulation_steps):
 micro_batch = batch_size // (world * gradient_accumulation_steps)   # per rank and micro-step
 torch.manual_seed(seed)   # the initial weights: the same on every rank
 ckpt_path = os.path.join(out_dir, 'sampler.pt')
+say_what_ctrl_c_kept(ckpt_path)   # Ctrl-C: one line naming the last checkpoint, not a traceback
 aux, aux_ck = load_aux(out_dir, device)
 dataset = load_data(data, image_size, aux_ck, holdout)
 latent = data_meta(data)  # None for pixels; the VAE and scale in latent mode

@@ -1,4 +1,4 @@
-"""What happens when...: kill -9, non-finite losses, bad data, bad configs, mismatched or
+"""What happens when...: kill -9, Ctrl-C, non-finite losses, bad data, bad configs, mismatched or
 malicious checkpoints, a full disk. Each test fails if the guarantee breaks."""
 import os
 import signal
@@ -44,19 +44,24 @@ def descendants(pid):
     return out
 
 
-def kill_when(proc, path, min_iter, delay):
-    """Wait until checkpoint `path` exists with iter >= min_iter, wait `delay` more, then SIGKILL
-    every process of the run at once (a dying node), in the middle of whatever it is doing."""
+def wait_for_iter(proc, path, min_iter):
+    """Wait (at most 120 s) until the running script `proc` has written checkpoint `path` with iter >= min_iter."""
     t0 = time.time()
     while time.time() - t0 < 120:
         if proc.poll() is not None:
-            raise AssertionError(f'finished before it could be killed:\n{proc.stdout.read()}')
+            raise AssertionError(f'finished before it could be stopped:\n{proc.stdout.read()}')
         try:
             if os.path.isfile(path) and load(path)['iter'] >= min_iter:
-                break
+                return
         except Exception:
             pass  # being replaced right now; the atomic rename means the next look sees a whole file
         time.sleep(0.05)
+
+
+def kill_when(proc, path, min_iter, delay):
+    """Wait until checkpoint `path` exists with iter >= min_iter, wait `delay` more, then SIGKILL
+    every process of the run at once (a dying node), in the middle of whatever it is doing."""
+    wait_for_iter(proc, path, min_iter)
     time.sleep(delay)
     for pid in descendants(proc.pid):
         try:
@@ -96,6 +101,24 @@ def test_kill_9_under_torchrun_then_resume(tiny_config, tmp_path):
     p = run(sys.executable, *args, f'--max_iters={it + 2}', '--init_from=resume')
     assert f'from iteration {it}' in p.stdout and 'DDP: weights identical on all 2 ranks' in p.stdout
     assert load(ckpt)['iter'] == it + 2
+
+
+def test_ctrl_c_names_the_last_checkpoint(tiny_config, tmp_path):
+    ckpt = tmp_path / 'out' / 'aux.pt'
+    p = start('train_aux.py', tiny_config, '--max_iters=100000', '--ckpt_interval=1')
+    wait_for_iter(p, ckpt, 2)
+    p.send_signal(signal.SIGINT)   # Ctrl-C, wherever the run is (the checkpoint written every iteration included)
+    out = p.communicate(timeout=60)[0]
+    assert p.returncode == -signal.SIGINT and 'Traceback' not in out, out
+    it = load(ckpt)['iter']
+    assert out.splitlines()[-1] == f'interrupted: {ckpt} holds iteration {it}; --init_from=resume goes on from there'
+    # before any checkpoint of its own, and any other error keeps its traceback
+    code = "import common; common.say_what_ctrl_c_kept({!r}); raise {}"
+    p = run(sys.executable, '-c', code.format(str(ckpt), 'KeyboardInterrupt'), check=False)
+    kept = 'is as this run found it (no checkpoint written yet); --init_from=resume goes on from it'
+    assert p.returncode == -signal.SIGINT and p.stderr == f'interrupted: {ckpt} {kept}\n'
+    p = run(sys.executable, '-c', code.format(str(tmp_path / 'none.pt'), 'ValueError(42)'), check=False)
+    assert p.returncode == 1 and 'Traceback' in p.stderr and 'ValueError: 42' in p.stderr
 
 
 def test_non_finite_loss_stops_and_keeps_checkpoint(tiny_config, tmp_path):
