@@ -7,6 +7,7 @@ Configuration, nanoGPT style: flat Python globals, overridden by config files an
    (the one place to look up what a setting means).
 2. Each config file named on the command line is executed in order, seeing the values so far.
 3. Each --key=value is parsed with ast.literal_eval (a bare word stays a string).
+-h or --help prints the script's docstring and exits.
 
 Unlike nanoGPT's configurator, mistakes are one-line errors, not AssertionErrors or silent typos:
 an unknown key (from the command line or a config file) names the closest known keys; a value of
@@ -104,6 +105,12 @@ def configure(argv=None, set_by=None):
     'command line' (sample.py uses it to let a run's own settings fill in what neither gave)."""
     argv = sys.argv[1:] if argv is None else argv
     set_by = {} if set_by is None else set_by
+    if '-h' in argv or '--help' in argv:   # the running script's docstring, and where the settings are explained
+        if int(os.environ.get('RANK', 0)) == 0:
+            where = os.path.relpath(DEFAULTS) if not os.path.relpath(DEFAULTS).startswith('..') else DEFAULTS
+            print((getattr(sys.modules['__main__'], '__doc__', None) or '').strip() + '\n\nSettings: config files '
+                  f'and --key=value, over {where} (every key, its default and what it means).')
+        sys.exit(0)
     cfg = _exec_file(DEFAULTS, {})
     defaults = dict(cfg)  # types are checked against the defaults
     for arg in argv:

@@ -1,7 +1,11 @@
-"""configurator.py: overrides, types, and one-line errors for every mistake."""
+"""configurator.py: overrides, types, one-line errors for every mistake, and --help."""
+import subprocess
+import sys
+
 import pytest
 
 from configurator import configure
+from conftest import ROOT
 
 
 def error(argv):
@@ -68,3 +72,12 @@ def test_out_of_range_values():
         assert says in error([arg]), arg
     cfg = configure(['--sampler_lr=0', '--grad_clip=0', '--ema_decay=0', '--tau=0'])   # the edges stay allowed
     assert cfg['sampler_lr'] == 0 and cfg['ema_decay'] == 0
+
+
+@pytest.mark.parametrize('script,flag', [('sample.py', '--help'), ('train_flow.py', '-h')])
+def test_help_prints_the_scripts_docstring(script, flag, tmp_path):
+    p = subprocess.run([sys.executable, f'{ROOT}/{script}', 'config/emoji.py', flag], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    first_line = open(f'{ROOT}/{script}').read().split('"""')[1].strip().splitlines()[0]
+    assert p.returncode == 0 and p.stderr == '' and p.stdout.startswith(first_line)
+    assert p.stdout.rstrip().endswith(f'over {ROOT}/config/defaults.py (every key, its default and what it means).')
