@@ -84,7 +84,7 @@ from tqdm import tqdm
 import metrics
 import model as M
 from common import (SPLIT_SEED, compute_line, data_meta, data_split, die, get_batch, load_checkpoint, load_data,
-                    load_run, load_vae, make_dir, pick_device, pick_dtype, to_uint8, vae_decode)
+                    load_run, load_vae, make_dir, pick_device, pick_dtype, save_checkpoint, to_uint8, vae_decode)
 from configurator import configure, take
 
 
@@ -414,8 +414,15 @@ def cache_key(data, data_arr, ref_idx, inc_path, clip):
 
 
 def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
-    """Inception (and CLIP) features of the reference images data_arr[ref_idx], cached."""
-    if not os.path.isfile(cache):
+    """Inception (and CLIP) features of the reference images data_arr[ref_idx], cached in the file `cache`: written
+    atomically (a run stopped mid-write leaves no torn file), and computed again if it cannot be read."""
+    ref = None
+    if os.path.isfile(cache):
+        try:
+            ref = torch.load(cache, weights_only=True)
+        except Exception as e:
+            print(f'{cache} could not be read ({type(e).__name__}): computing it again')
+    if ref is None:
         ref = {'inception': [], 'clip': []}
         for i in tqdm(range(0, len(ref_idx), 250), desc=f'reference features ({len(ref_idx)} images)'):
             idx = np.sort(ref_idx[i:i + 250].numpy())
@@ -423,8 +430,8 @@ def reference_features(data_arr, ref_idx, inception_net, clip_model, cache):
             ref['inception'].append(inception_features(inception_net, x))
             if clip_model is not None:
                 ref['clip'].append(clip_embeddings(clip_model, x))
-        torch.save({k: torch.cat(v) if v else None for k, v in ref.items()}, cache)
-    ref = torch.load(cache, weights_only=True)
+        ref = {k: torch.cat(v) if v else None for k, v in ref.items()}
+        save_checkpoint(ref, cache)
     return metrics.Reference(inception=ref['inception'], clip=ref['clip'])
 
 

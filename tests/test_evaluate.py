@@ -353,6 +353,21 @@ def test_quantised_features_equal_those_of_the_saved_png(tmp_path):
     assert not torch.equal(q.float(), ((x.clamp(-1, 1) + 1) * 127.5))   # quantisation did change the floats
 
 
+def test_reference_feature_cache_is_reused_and_a_torn_one_recomputed(tmp_path, capsys):
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 23, stride=23), torch.nn.Flatten()))
+    data = np.random.default_rng(0).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    idx, cache = torch.tensor([3, 7, 1, 10]), str(tmp_path / 'ref.pt')
+    want = E.inception_features(net, torch.from_numpy(data[[1, 3, 7, 10]]).permute(0, 3, 1, 2))
+    assert torch.equal(E.reference_features(data, idx, net, None, cache).inception, want)
+    assert os.listdir(tmp_path) == ['ref.pt']                    # written through a temp file, renamed
+    torch.save({'inception': torch.zeros(4, 4), 'clip': None}, cache)
+    assert not E.reference_features(data, idx, net, None, cache).inception.any()   # read back, not computed again
+    whole = open(cache, 'rb').read()
+    open(cache, 'wb').write(whole[:len(whole) // 2])             # a cache cut short (a run stopped mid-write before)
+    assert torch.equal(E.reference_features(data, idx, net, None, cache).inception, want)
+    assert 'could not be read' in capsys.readouterr().out
+
+
 def tiny_inception(path):
     """A small random TorchScript network stands in for Inception (2048-d features like the real one)."""
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 23, stride=23), torch.nn.Flatten(), torch.nn.Linear(8 * 13 * 13, 2048))
