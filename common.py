@@ -393,11 +393,17 @@ def load_stage(out_dir, name, what, device, aux_ck=None, allow_mismatch=False):
 
 def start_log(path, it):
     """Open a stage's log for a run at iteration it: from scratch (it = 0) an empty file; on resume the rows up to
-    it are kept and later ones (logged after the checkpoint a crash went back to) dropped, so no row is doubled."""
+    it are kept and later ones (logged after the checkpoint a crash went back to) dropped, so no row is doubled.
+    A row a crash or a full disk cut short is dropped too."""
     rows = []
     if it and os.path.isfile(path):
         with open(path) as f:
-            rows = [line for line in f if line.strip() and json.loads(line)['iter'] <= it]
+            for line in f:
+                try:
+                    if json.loads(line)['iter'] <= it:
+                        rows.append(line.rstrip('\n') + '\n')
+                except (ValueError, KeyError, TypeError):   # torn or empty
+                    pass
     with open(path + '.tmp', 'w') as f:
         f.writelines(rows)
     os.replace(path + '.tmp', path)

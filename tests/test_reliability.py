@@ -241,6 +241,17 @@ def test_malicious_checkpoint_is_refused(tmp_path):
     assert p.returncode == 1 and 'truncated, corrupt' in p.stderr and 'Traceback' not in p.stderr
 
 
+def test_resume_keeps_the_log_rows_up_to_the_checkpoint_and_drops_torn_ones(tmp_path):
+    import common
+    path = str(tmp_path / 'flow_log.jsonl')
+    rows = [f'{{"iter": {i}, "loss": 0.5}}\n' for i in (1, 2, 3)]
+    open(path, 'w').write(rows[0] + '{"iter": 2, "lo\n' + rows[1] + '\n' + rows[2] + '{"iter": 4, "loss": 0.4}')
+    common.start_log(path, 3)
+    assert open(path).read() == ''.join(rows)                   # the torn row and the one after iteration 3 gone
+    common.start_log(path, 0)
+    assert open(path).read() == ''                               # a run from scratch starts an empty log
+
+
 def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     import common
     path = str(tmp_path / 'aux.pt')
