@@ -11,7 +11,9 @@ import glob
 import json
 import math
 import os
+import signal
 import sys
+import threading
 
 import numpy as np
 import torch
@@ -262,8 +264,8 @@ _written = {}   # checkpoint path -> the iteration this process last wrote there
 
 def save_checkpoint(obj, path):
     """Atomic: write a temp file in the same folder, fsync, rename over the old one, fsync the folder.
-    A crash at any moment leaves either the old or the new checkpoint, never a torn one.
-    Weights that are no longer finite are never written over a good checkpoint."""
+    A crash at any moment leaves either the old or the new checkpoint, never a torn one; a Ctrl-C waits until
+    the write is done. Weights that are no longer finite are never written over a good checkpoint."""
     for key in ('model', 'ema'):
         if key in obj and not all(torch.isfinite(v).all() for v in obj[key].values() if v.is_floating_point()):
             die(f"non-finite weights at iteration {obj.get('iter')}; not overwriting the last good checkpoint '{path}'")
@@ -271,24 +273,42 @@ def save_checkpoint(obj, path):
         with contextlib.suppress(OSError):
             os.remove(stale)
     tmp = f'{path}.tmp.{os.getpid()}'
+    with ctrl_c_waits():
+        try:
+            with open(tmp, 'wb') as f:
+                torch.save(obj, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            _written[path] = obj.get('iter')
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            if isinstance(e, OSError):
+                die(f"could not write checkpoint '{path}' ({e}); the previous checkpoint is kept")
+            raise
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def ctrl_c_waits():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done, then raise it. Around a
+    checkpoint write: torch.save stopped midway raises a RuntimeError from its zip writer, not KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():   # only the main thread may set handlers
+        yield
+        return
+    caught = []
+    old = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
     try:
-        with open(tmp, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _written[path] = obj.get('iter')
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        if isinstance(e, OSError):
-            die(f"could not write checkpoint '{path}' ({e}); the previous checkpoint is kept")
-        raise
-    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(fd)
+        yield
     finally:
-        os.close(fd)
+        signal.signal(signal.SIGINT, old)
+    if caught and callable(old):
+        old(*caught[0])   # Python's default handler raises KeyboardInterrupt
 
 
 def say_what_ctrl_c_kept(ckpt_path):

@@ -241,6 +241,23 @@ def test_malicious_checkpoint_is_refused(tmp_path):
     assert p.returncode == 1 and 'truncated, corrupt' in p.stderr and 'Traceback' not in p.stderr
 
 
+def test_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkeypatch):
+    import common
+    path, save = str(tmp_path / 'flow.pt'), torch.save
+    common.save_checkpoint({'iter': 1}, path)
+
+    def interrupted_save(obj, f):   # Ctrl-C as the write begins: Python would raise it inside torch.save
+        os.kill(os.getpid(), signal.SIGINT)
+        save(obj, f)
+    monkeypatch.setattr(common.torch, 'save', interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        common.save_checkpoint({'iter': 2}, path)
+    monkeypatch.undo()
+    assert load(path)['iter'] == common._written[path] == 2   # the write went on to the end and into place
+    assert os.listdir(tmp_path) == ['flow.pt']
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # Ctrl-C acts at once again
+
+
 def test_resume_keeps_the_log_rows_up_to_the_checkpoint_and_drops_torn_ones(tmp_path):
     import common
     path = str(tmp_path / 'flow_log.jsonl')
