@@ -21,9 +21,12 @@ def load(path):
 
 
 def start(*args):
+    """A repo script running in the background, in a session of its own, with Ctrl-C acting as in a terminal (a job
+    started with & by a shell without job control, as CI may run the tests, inherits SIGINT ignored)."""
     e = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=e, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def descendants(pid):
@@ -250,12 +253,16 @@ def test_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkeypatch):
         os.kill(os.getpid(), signal.SIGINT)
         save(obj, f)
     monkeypatch.setattr(common.torch, 'save', interrupted_save)
-    with pytest.raises(KeyboardInterrupt):
-        common.save_checkpoint({'iter': 2}, path)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal (see start())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            common.save_checkpoint({'iter': 2}, path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # Ctrl-C acts at once again
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     monkeypatch.undo()
     assert load(path)['iter'] == common._written[path] == 2   # the write went on to the end and into place
     assert os.listdir(tmp_path) == ['flow.pt']
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # Ctrl-C acts at once again
 
 
 def test_resume_keeps_the_log_rows_up_to_the_checkpoint_and_drops_torn_ones(tmp_path):
