@@ -108,8 +108,11 @@ def configure(argv=None, set_by=None):
     if '-h' in argv or '--help' in argv:   # the running script's docstring, and where the settings are explained
         if int(os.environ.get('RANK', 0)) == 0:
             where = os.path.relpath(DEFAULTS) if not os.path.relpath(DEFAULTS).startswith('..') else DEFAULTS
-            print((getattr(sys.modules['__main__'], '__doc__', None) or '').strip() + '\n\nSettings: config files '
-                  f'and --key=value, over {where} (every key, its default and what it means).')
+            try:
+                print((getattr(sys.modules['__main__'], '__doc__', None) or '').strip() + '\n\nSettings: config '
+                      f'files and --key=value, over {where} (every key, its default and what it means).', flush=True)
+            except BrokenPipeError:   # `--help | head`: the reader is gone; nothing more to say
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     cfg = _exec_file(DEFAULTS, {})
     defaults = dict(cfg)  # types are checked against the defaults

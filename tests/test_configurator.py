@@ -81,3 +81,7 @@ def test_help_prints_the_scripts_docstring(script, flag, tmp_path):
     first_line = open(f'{ROOT}/{script}').read().split('"""')[1].strip().splitlines()[0]
     assert p.returncode == 0 and p.stderr == '' and p.stdout.startswith(first_line)
     assert p.stdout.rstrip().endswith(f'over {ROOT}/config/defaults.py (every key, its default and what it means).')
+    # `--help | head`: the reader may be gone before the help is written; no BrokenPipeError traceback
+    p = subprocess.Popen([sys.executable, f'{ROOT}/{script}', flag], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    assert p.stderr.read() == b'' and p.wait(timeout=120) == 0
