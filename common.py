@@ -432,8 +432,11 @@ def start_log(path, it):
 
 def log_row(path, **row):
     """Append one row (iteration, loss parts, lr, images/s, wall time) to the log."""
-    with open(path, 'a') as f:
-        f.write(json.dumps(row) + '\n')
+    try:
+        with open(path, 'a') as f:
+            f.write(json.dumps(row) + '\n')
+    except OSError as e:   # a full disk: say so in one line (the last checkpoint is whole)
+        die(f"could not write the log '{path}' ({e}); the last checkpoint is kept")
 
 
 # -----------------------------------------------------------------------------
@@ -583,5 +586,8 @@ def save_grid(x, path, nrow=8, upscale=True):
     k = grid_scale(min(H, W), upscale)
     grid = grid.repeat(k, axis=0).repeat(k, axis=1)
     make_dir(os.path.dirname(os.path.abspath(path)))
-    Image.fromarray(grid[..., 0] if C == 1 else grid).save(path)
+    try:
+        Image.fromarray(grid[..., 0] if C == 1 else grid).save(path)
+    except OSError as e:   # a full disk, or a folder of that name
+        die(f"could not write the image '{path}' ({e})")
     return path

@@ -292,6 +292,18 @@ def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ['aux.pt']
 
 
+def test_a_log_or_grid_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys):
+    import common
+    with pytest.raises(SystemExit):
+        common.log_row(str(tmp_path / 'gone' / 'flow_log.jsonl'), iter=1)    # as on a full disk: an OSError
+    (tmp_path / 'grid.png').mkdir()                                          # a folder where the PNG should go
+    with pytest.raises(SystemExit):
+        common.save_grid(torch.zeros(2, 3, 8, 8), str(tmp_path / 'grid.png'))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith('error: could not write the log') and err[0].endswith('the last checkpoint is kept')
+    assert err[1].startswith(f"error: could not write the image '{tmp_path}/grid.png'") and len(err) == 2
+
+
 def test_impossible_configs_fail_before_work(tiny_config, tmp_path):
     for args, msg in [(['train_aux.py', '--aux_patch=3'], 'not divisible by patch_size'),
                       (['train_flow.py', '--flow_widths=[16, 32, 64]', '--flow_depths=[1, 1, 1]', '--flow_patch=16', '--prior=gaussian'],
