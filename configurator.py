@@ -99,21 +99,27 @@ def check_ranges(cfg):
         fail(f"logvar_min ({cfg['logvar_min']}) must be below logvar_max ({cfg['logvar_max']})")
 
 
+def _help():
+    """-h / --help: the running script's docstring and where the settings are explained (rank 0), then exit 0."""
+    if int(os.environ.get('RANK', 0)) == 0:
+        where = os.path.relpath(DEFAULTS)
+        where = DEFAULTS if where.startswith('..') else where
+        try:
+            print((getattr(sys.modules['__main__'], '__doc__', None) or '').strip() + f'\n\nSettings: config files '
+                  f'and --key=value, over {where} (every key, its default and what it means).', flush=True)
+        except BrokenPipeError:   # `--help | head`: the reader is gone; nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
+
+
 def configure(argv=None, set_by=None):
     """-> dict of every config key, after defaults, config files and --key=value overrides. If a dict set_by is
     given, it receives, for every key that a config file or the command line set, where: the file's path or
     'command line' (sample.py uses it to let a run's own settings fill in what neither gave)."""
     argv = sys.argv[1:] if argv is None else argv
     set_by = {} if set_by is None else set_by
-    if '-h' in argv or '--help' in argv:   # the running script's docstring, and where the settings are explained
-        if int(os.environ.get('RANK', 0)) == 0:
-            where = os.path.relpath(DEFAULTS) if not os.path.relpath(DEFAULTS).startswith('..') else DEFAULTS
-            try:
-                print((getattr(sys.modules['__main__'], '__doc__', None) or '').strip() + '\n\nSettings: config '
-                      f'files and --key=value, over {where} (every key, its default and what it means).', flush=True)
-            except BrokenPipeError:   # `--help | head`: the reader is gone; nothing more to say
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+    if '-h' in argv or '--help' in argv:
+        _help()
     cfg = _exec_file(DEFAULTS, {})
     defaults = dict(cfg)  # types are checked against the defaults
     for arg in argv:
