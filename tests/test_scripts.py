@@ -293,7 +293,15 @@ import os, sys, time
 sys.path.insert(0, {root!r})
 import torch
 import common
-threads = lambda: len(os.listdir('/proc/self/task'))
+def names():   # this process's threads, by name
+    out = []
+    for t in os.listdir('/proc/self/task'):
+        try:
+            out.append(open(f'/proc/self/task/{{t}}/comm').read().strip())
+        except OSError:   # gone since listed
+            pass
+    return out
+threads = lambda: len(names())
 before = threads()
 rank, world, device, master = common.init_distributed('cpu')
 raw = torch.nn.Linear(4, 4)
@@ -310,15 +318,10 @@ for _ in range(100):
     if threads() == before:
         break
     time.sleep(0.05)
-names = []
-for t in os.listdir('/proc/self/task'):
-    try:
-        names.append(open(f'/proc/self/task/{{t}}/comm').read().strip())
-    except OSError:   # gone since listed
-        pass
+left = names()
 # one file per rank: two ranks printing to one shared pipe can interleave their lines
 with open(os.path.join({out!r}, f'rank{{rank}}.txt'), 'w') as f:
-    f.write(f'threads {{before}} before, {{during}} with the group, {{threads()}} after: {{" ".join(names)}}')
+    f.write(f'threads {{before}} before, {{during}} with the group, {{len(left)}} after: {{" ".join(left)}}')
 """
 
 
