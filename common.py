@@ -296,9 +296,11 @@ def save_checkpoint(obj, path):
 
 @contextlib.contextmanager
 def ctrl_c_waits():
-    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done, then raise it. Around a
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done, then do what the handler before
+    would have: Python's default raises KeyboardInterrupt, SIG_DFL ends the process, SIG_IGN drops it. Around a
     checkpoint write: torch.save stopped midway raises a RuntimeError from its zip writer, not KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():   # only the main thread may set handlers
+    # Only the main thread may set handlers, and a handler set outside Python (getsignal None) cannot be put back.
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
         yield
         return
     caught = []
@@ -309,6 +311,8 @@ def ctrl_c_waits():
         signal.signal(signal.SIGINT, old)
     if caught and callable(old):
         old(*caught[0])   # Python's default handler raises KeyboardInterrupt
+    elif caught and old == signal.SIG_DFL:
+        signal.raise_signal(signal.SIGINT)   # the default action, now back in place: the process ends by SIGINT
 
 
 def say_what_ctrl_c_kept(ckpt_path):

@@ -265,6 +265,19 @@ def test_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ['flow.pt']
 
 
+@pytest.mark.parametrize('handler', ['SIG_DFL', 'SIG_IGN'])
+def test_ctrl_c_held_during_a_write_ends_or_is_dropped_as_the_handler_before_says(handler):
+    code = (f"import os, signal, common; signal.signal(signal.SIGINT, signal.{handler})\n"
+            "with common.ctrl_c_waits():\n"
+            "    os.kill(os.getpid(), signal.SIGINT); print('block done', flush=True)\n"
+            f"assert signal.getsignal(signal.SIGINT) == signal.{handler}; print('went on', flush=True)")
+    p = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if handler == 'SIG_DFL':   # the process ends by the signal, as it would have without the block, once it is done
+        assert p.returncode == -signal.SIGINT and p.stdout == 'block done\n', p
+    else:                      # ignored before, ignored after
+        assert p.returncode == 0 and p.stdout == 'block done\nwent on\n', p
+
+
 def test_resume_keeps_the_log_rows_up_to_the_checkpoint_and_drops_torn_ones(tmp_path):
     import common
     path = str(tmp_path / 'flow_log.jsonl')
